@@ -1,0 +1,69 @@
+// The backend interface: the small set of (fused) ops the forward pass (forward.cpp) is written
+// against. The CPU backend (cpu_backend.cpp) and the CUDA backend implement the same ops with the
+// same signatures, so they can be compared op by op and the architecture lives in one place.
+//
+// Activations live in backend memory (host for CPU, device for CUDA) in the backend's compute
+// dtype; the forward refers to them through Buf handles into one workspace arena sized at
+// reserve(). Weights are referenced by W handles obtained once from weight(name).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "base/status.hpp"
+#include "cuclip.h"
+#include "model_config.hpp"
+
+namespace cuclip {
+
+class Model;
+
+enum class Act { None, QuickGelu, GeluErf };
+inline Act act_of(Activation a) { return a == Activation::QuickGelu ? Act::QuickGelu : Act::GeluErf; }
+
+// Workspace buffers. Sizes (rows = max_batch * max tokens of either tower):
+enum class Buf {
+  X,     // residual stream           [rows, C]
+  Y,     // LayerNorm output          [rows, C]
+  QKV,   // q|k|v projections         [rows, 3C]
+  ATTN,  // attention output          [rows, C]
+  H,     // MLP hidden                [rows, M]
+  COLS,  // im2col patches            [max_batch * patches, 3*P*P]
+  POOL,  // pooled rows               [max_batch, C]
+  POOL2, // pooled rows after LN      [max_batch, C]
+  EMB,   // projected embeddings      [max_batch, D]
+  kCount
+};
+
+using W = const void*;  // a weight tensor prepared by the backend
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual cuclip_backend kind() const = 0;
+  virtual cuclip_dtype dtype() const = 0;
+
+  // Sizes the workspace for batches of up to max_batch items of either tower.
+  virtual Status reserve(const ModelConfig& cfg, int max_batch) = 0;
+  // A weight by canonical name (model_config.cpp: expected_tensors); null if absent.
+  virtual W weight(const std::string& name) = 0;
+
+  // out[B*N, C] = patches of host pixels[B, 3, S, S] times conv[C, 3, P, P] (no bias).
+  virtual Status patch_embed(int B, int S, int P, int C, const float* host_pixels, W conv, Buf out) = 0;
+  // out[b*T + 0] = class + pos[0]; out[b*T + 1 + i] = patches[b*N + i] + pos[1 + i]; then
+  // LayerNorm(ln_w, ln_b) when ln_w is not null. T = N + 1.
+  virtual Status vision_tokens(int B, int N, int C, Buf patches, W cls, W pos, W ln_w, W ln_b, float eps, Buf out) = 0;
+  // out[b*T + t] = token_embed[ids[b*T + t]] + pos[t]; ids are host int32, already validated.
+  virtual Status text_tokens(int B, int T, int C, const int32_t* host_ids, W token_embed, W pos, Buf out) = 0;
+  // y[r] = LayerNorm(x[r]) * w + b for r < rows, rows of width C.
+  virtual Status layernorm(int rows, int C, Buf x, W w, W b, float eps, Buf y) = 0;
+  // out[M, N] = act(A[M, K] . Wt[N, K]^T + bias) (+ residual[M, N], which may be out itself).
+  virtual Status gemm(int M, int N, int K, Buf A, W w, W bias, Act act, const Buf* residual, Buf out) = 0;
+  // Multi-head attention over qkv[B*T, 3C] (C = NH*HD) into out[B*T, C], scale HD^-0.5.
+  virtual Status attention(int B, int T, int NH, int HD, Buf qkv, Buf out, bool causal) = 0;
+  // out[b] = x[host_rows[b]] for b < B.
+  virtual Status gather_rows(int B, int C, Buf x, const int* host_rows, Buf out) = 0;
+  // L2-normalizes x[B, D] and copies it to host memory.
+  virtual Status normalize_to_host(int B, int D, Buf x, float* host_out) = 0;
+};
+
+}  // namespace cuclip

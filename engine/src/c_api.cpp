@@ -1,0 +1,510 @@
+// The C API (include/cuclip.h) over Model, the backends and the forward pass. Every entry point
+// catches everything: a C++ exception never crosses the boundary, allocation failure becomes
+// CUCLIP_ERR_OUT_OF_MEMORY, and the detail goes to cuclip_last_error().
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "backend_factory.hpp"
+#include "base/log.hpp"
+#include "cuclip.h"
+#include "forward.hpp"
+#include "model.hpp"
+#include "templates.hpp"
+
+using namespace cuclip;
+
+struct cuclip_context {
+  const Model* model = nullptr;
+  cuclip_context_params params{};
+  std::unique_ptr<Backend> be;
+};
+
+struct cuclip_classifier {
+  cuclip_context* ctx = nullptr;
+  int n_classes = 0;
+  std::vector<float> weights;  // [n_classes, D], each row L2-normalized
+};
+
+namespace {
+
+cuclip_status fail(const Status& s) {
+  set_last_error(s.message);
+  return s.code;
+}
+
+cuclip_status fail(cuclip_status code, const std::string& msg) { return fail(Err(code, msg)); }
+
+// Runs f, translating exceptions into statuses.
+template <class F>
+cuclip_status guarded(F&& f) {
+  try {
+    clear_last_error();
+    return f();
+  } catch (const std::bad_alloc&) {
+    return fail(CUCLIP_ERR_OUT_OF_MEMORY, "out of host memory");
+  } catch (const std::exception& e) {
+    return fail(CUCLIP_ERR_INTERNAL, std::string("internal error: ") + e.what());
+  } catch (...) {
+    return fail(CUCLIP_ERR_INTERNAL, "internal error");
+  }
+}
+
+void fill_nan(float* row, int D) { std::fill(row, row + D, std::numeric_limits<float>::quiet_NaN()); }
+
+// Per-item bookkeeping shared by every batch entry point: items are prepared independently (a bad
+// one gets its own status and a NaN row), then the good ones run through the forward in chunks of
+// max_batch. The call's status is the first failing item's, so one bad item is visible without
+// losing the rest.
+struct BatchResult {
+  std::vector<cuclip_status> st;
+  std::vector<std::string> msg;
+  explicit BatchResult(int n) : st((size_t)n, CUCLIP_OK), msg((size_t)n) {}
+  cuclip_status finish(cuclip_status* statuses, const char* what) {
+    cuclip_status first = CUCLIP_OK;
+    int n_bad = 0, first_i = -1;
+    for (size_t i = 0; i < st.size(); ++i) {
+      if (statuses) statuses[i] = st[i];
+      if (st[i] != CUCLIP_OK) {
+        if (first == CUCLIP_OK) { first = st[i]; first_i = (int)i; }
+        ++n_bad;
+      }
+    }
+    if (first != CUCLIP_OK)
+      set_last_error(std::string(what) + " " + std::to_string(first_i) + ": " + msg[(size_t)first_i] +
+                     (n_bad > 1 ? " (and " + std::to_string(n_bad - 1) + " more failed items)" : ""));
+    return first;
+  }
+};
+
+// Encodes the rows prepared in `inputs` (row stride `stride` elements) for the items listed in
+// `good`, writing out rows at the items' own indices.
+template <class T, class Run>
+void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const std::vector<T>& inputs, size_t stride, int D, float* out,
+                BatchResult& r, Run&& run) {
+  const int mb = ctx->params.max_batch;
+  std::vector<float> emb((size_t)mb * D);
+  std::vector<T> chunk((size_t)mb * stride);
+  for (size_t start = 0; start < good.size(); start += (size_t)mb) {
+    const int nb = (int)std::min<size_t>((size_t)mb, good.size() - start);
+    for (int j = 0; j < nb; ++j)
+      std::copy(inputs.begin() + (size_t)good[start + j] * stride, inputs.begin() + (size_t)(good[start + j] + 1) * stride,
+                chunk.begin() + (size_t)j * stride);
+    Status s = run(nb, chunk.data(), emb.data());
+    for (int j = 0; j < nb; ++j) {
+      const int i = good[start + j];
+      if (s.ok()) std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, out + (size_t)i * D);
+      else {
+        r.st[(size_t)i] = s.code;
+        r.msg[(size_t)i] = s.message;
+        fill_nan(out + (size_t)i * D, D);
+      }
+    }
+  }
+}
+
+cuclip_status encode_ids_impl(cuclip_context* ctx, const std::vector<int32_t>& ids, BatchResult& r, int n, float* out) {
+  const ModelConfig& cfg = ctx->model->config();
+  const int L = cfg.text.context_length, D = cfg.embed_dim;
+  std::vector<int> good;
+  for (int i = 0; i < n; ++i) {
+    if (r.st[(size_t)i] != CUCLIP_OK) { fill_nan(out + (size_t)i * D, D); continue; }
+    good.push_back(i);
+  }
+  run_chunks(ctx, good, ids, (size_t)L, D, out, r, [&](int nb, const int32_t* chunk, float* emb) {
+    return encode_token_ids(*ctx->be, cfg, nb, chunk, emb);
+  });
+  return CUCLIP_OK;
+}
+
+// Decodes/preprocesses item i into pixels (3*S*S floats); `prepare` returns the item's status.
+template <class Prepare>
+cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Prepare&& prepare) {
+  if (!ctx || n < 0 || (n > 0 && !out)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "ctx and out must not be NULL, n must be >= 0");
+  const ModelConfig& cfg = ctx->model->config();
+  const int S = cfg.vision.image_size, D = cfg.embed_dim;
+  const size_t px = (size_t)3 * S * S;
+  BatchResult r(n);
+  std::vector<float> pixels((size_t)n * px);
+  const int threads = ctx->params.n_threads > 0 ? ctx->params.n_threads : omp_get_num_procs();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int i = 0; i < n; ++i) {
+    Status s;
+    try {
+      s = prepare(i, pixels.data() + (size_t)i * px);
+    } catch (const std::bad_alloc&) {
+      s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory while decoding");
+    } catch (...) {
+      s = Err(CUCLIP_ERR_INTERNAL, "internal error while decoding");
+    }
+    r.st[(size_t)i] = s.code;
+    r.msg[(size_t)i] = s.message;
+  }
+  std::vector<int> good;
+  for (int i = 0; i < n; ++i) {
+    if (r.st[(size_t)i] == CUCLIP_OK) good.push_back(i);
+    else fill_nan(out + (size_t)i * D, D);
+  }
+  run_chunks(ctx, good, pixels, px, D, out, r, [&](int nb, const float* chunk, float* emb) {
+    return encode_images(*ctx->be, cfg, nb, chunk, emb);
+  });
+  return r.finish(statuses, "image");
+}
+
+img::DecodeOptions decode_options(const cuclip_context* ctx) {
+  img::DecodeOptions o;
+  o.max_pixels = ctx->params.max_image_pixels;
+  return o;
+}
+
+Status tokenize_one(const Model& m, const char* text, uint64_t max_bytes, int context_length, int32_t* out) {
+  if (!text) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "text is NULL");
+  const size_t len = std::strlen(text);
+  if (len > max_bytes)
+    return Err(CUCLIP_ERR_LIMIT_EXCEEDED, "text of " + std::to_string(len) + " bytes exceeds the limit of " + std::to_string(max_bytes));
+  return m.tokenizer().encode_padded(std::string_view(text, len), context_length, out);
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* cuclip_version(void) { return CUCLIP_VERSION_STRING; }
+
+cuclip_model_params cuclip_model_default_params(void) {
+  cuclip_model_params p;
+  p.verify_checksums = 0;
+  p.max_header_bytes = 256ull << 20;
+  p.max_tensor_count = 65536;
+  return p;
+}
+
+cuclip_status cuclip_model_load(const char* path, cuclip_model_params params, cuclip_model** out) {
+  return guarded([&] {
+    if (out) *out = nullptr;
+    if (!path || !out) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "path and out must not be NULL");
+    std::unique_ptr<Model> m;
+    Status s = Model::load(path, params, &m);
+    if (!s.ok()) return fail(s);
+    *out = new cuclip_model{std::move(m)};
+    return CUCLIP_OK;
+  });
+}
+
+void cuclip_model_free(cuclip_model* model) { delete model; }
+
+int cuclip_model_embed_dim(const cuclip_model* m) { return m ? m->impl->config().embed_dim : 0; }
+int cuclip_model_image_size(const cuclip_model* m) { return m ? m->impl->config().vision.image_size : 0; }
+int cuclip_model_context_length(const cuclip_model* m) { return m ? m->impl->config().text.context_length : 0; }
+float cuclip_model_logit_scale(const cuclip_model* m) { return m ? std::exp(m->impl->config().logit_scale) : 0.0f; }
+float cuclip_model_logit_bias(const cuclip_model* m) { return m && m->impl->config().logit_bias ? *m->impl->config().logit_bias : 0.0f; }
+const char* cuclip_model_info_json(const cuclip_model* m) { return m ? m->impl->info_json().c_str() : ""; }
+
+cuclip_status cuclip_model_verify(const cuclip_model* model) {
+  return guarded([&] {
+    if (!model) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "model is NULL");
+    Status s = model->impl->file().verify();
+    return s.ok() ? CUCLIP_OK : fail(s);
+  });
+}
+
+cuclip_status cuclip_tokenize(const cuclip_model* model, const char* text, int context_length, int32_t* out_ids, int capacity,
+                              int* n_out) {
+  return guarded([&] {
+    if (!model || !text || !out_ids || !n_out) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "model, text, out_ids and n_out must not be NULL");
+    const int L = context_length > 0 ? context_length : model->impl->config().text.context_length;
+    if (L < 2) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "context_length must be at least 2");
+    if (capacity < L) return fail(CUCLIP_ERR_BUFFER_TOO_SMALL, "capacity " + std::to_string(capacity) + " is below the context length " + std::to_string(L));
+    Status s = model->impl->tokenizer().encode_padded(text, L, out_ids);
+    if (!s.ok()) return fail(s);
+    *n_out = L;
+    return CUCLIP_OK;
+  });
+}
+
+cuclip_context_params cuclip_context_default_params(void) {
+  cuclip_context_params p;
+  p.backend = CUCLIP_BACKEND_AUTO;
+  p.device = 0;
+  p.dtype = CUCLIP_DTYPE_AUTO;
+  p.max_batch = 32;
+  p.n_threads = 0;
+  p.max_image_pixels = 89478485ull;
+  p.max_text_bytes = 1ull << 20;
+  return p;
+}
+
+cuclip_status cuclip_context_create(const cuclip_model* model, cuclip_context_params params, cuclip_context** out) {
+  return guarded([&] {
+    if (out) *out = nullptr;
+    if (!model || !out) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "model and out must not be NULL");
+    if (params.max_batch < 1 || params.max_batch > (1 << 16)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "max_batch must be in [1, 65536]");
+    if (params.n_threads < 0) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "n_threads must be >= 0");
+    if ((int)params.backend < 0 || (int)params.backend > CUCLIP_BACKEND_CUDA_EMU) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "unknown backend");
+    if ((int)params.dtype < 0 || (int)params.dtype > CUCLIP_DTYPE_BF16) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "unknown dtype");
+    auto ctx = std::make_unique<cuclip_context>();
+    ctx->model = model->impl.get();
+    ctx->params = params;
+    Status s = make_backend(*ctx->model, params, &ctx->be);
+    if (!s.ok()) return fail(s);
+    s = ctx->be->reserve(ctx->model->config(), params.max_batch);
+    if (!s.ok()) return fail(s);
+    *out = ctx.release();
+    return CUCLIP_OK;
+  });
+}
+
+void cuclip_context_free(cuclip_context* ctx) { delete ctx; }
+cuclip_backend cuclip_context_backend(const cuclip_context* ctx) { return ctx ? ctx->be->kind() : CUCLIP_BACKEND_AUTO; }
+cuclip_dtype cuclip_context_dtype(const cuclip_context* ctx) { return ctx ? ctx->be->dtype() : CUCLIP_DTYPE_AUTO; }
+
+cuclip_status cuclip_encode_texts(cuclip_context* ctx, const char* const* texts, int n, float* out, cuclip_status* statuses) {
+  return guarded([&] {
+    if (!ctx || n < 0 || (n > 0 && (!texts || !out))) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "ctx, texts and out must not be NULL, n must be >= 0");
+    const Model& m = *ctx->model;
+    const int L = m.config().text.context_length;
+    BatchResult r(n);
+    std::vector<int32_t> ids((size_t)n * L);
+    const int threads = ctx->params.n_threads > 0 ? ctx->params.n_threads : omp_get_num_procs();
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads)
+    for (int i = 0; i < n; ++i) {
+      Status s;
+      try {
+        s = tokenize_one(m, texts[i], ctx->params.max_text_bytes, L, ids.data() + (size_t)i * L);
+      } catch (...) {
+        s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory while tokenizing");
+      }
+      r.st[(size_t)i] = s.code;
+      r.msg[(size_t)i] = s.message;
+    }
+    encode_ids_impl(ctx, ids, r, n, out);
+    return r.finish(statuses, "text");
+  });
+}
+
+cuclip_status cuclip_encode_token_ids(cuclip_context* ctx, const int32_t* ids, int n, int context_length, float* out,
+                                      cuclip_status* statuses) {
+  return guarded([&] {
+    if (!ctx || n < 0 || (n > 0 && (!ids || !out))) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "ctx, ids and out must not be NULL, n must be >= 0");
+    const ModelConfig& cfg = ctx->model->config();
+    const int L = cfg.text.context_length;
+    if (context_length < 1 || context_length > L)
+      return fail(CUCLIP_ERR_INVALID_ARGUMENT, "context_length " + std::to_string(context_length) + " must be in [1, " + std::to_string(L) + "]");
+    BatchResult r(n);
+    std::vector<int32_t> padded((size_t)n * L, ctx->model->file().tokenizer().pad_id);
+    for (int i = 0; i < n; ++i)
+      for (int t = 0; t < context_length; ++t) {
+        const int32_t id = ids[(size_t)i * context_length + t];
+        if (id < 0 || id >= cfg.text.vocab_size) {
+          r.st[(size_t)i] = CUCLIP_ERR_INVALID_ARGUMENT;
+          r.msg[(size_t)i] = "token id " + std::to_string(id) + " at position " + std::to_string(t) + " is outside the vocab of " + std::to_string(cfg.text.vocab_size);
+          break;
+        }
+        padded[(size_t)i * L + t] = id;
+      }
+    encode_ids_impl(ctx, padded, r, n, out);
+    return r.finish(statuses, "token sequence");
+  });
+}
+
+cuclip_status cuclip_encode_image_files(cuclip_context* ctx, const char* const* paths, int n, float* out, cuclip_status* statuses) {
+  return guarded([&] {
+    if (n > 0 && !paths) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "paths must not be NULL");
+    return encode_images_impl(ctx, n, out, statuses, [&](int i, float* px) -> Status {
+      if (!paths[i]) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "path is NULL");
+      img::Image im;
+      Status s = img::decode_file(paths[i], decode_options(ctx), &im);
+      if (!s.ok()) return s;
+      s = img::preprocess(im, ctx->model->preset(), px);
+      if (!s.ok()) s.message = "'" + std::string(paths[i]) + "': " + s.message;
+      return s;
+    });
+  });
+}
+
+cuclip_status cuclip_encode_image_buffers(cuclip_context* ctx, const void* const* data, const size_t* sizes, int n, float* out,
+                                          cuclip_status* statuses) {
+  return guarded([&] {
+    if (n > 0 && (!data || !sizes)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "data and sizes must not be NULL");
+    return encode_images_impl(ctx, n, out, statuses, [&](int i, float* px) -> Status {
+      if (!data[i]) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "buffer is NULL");
+      img::Image im;
+      CUCLIP_TRY(img::decode_memory(static_cast<const uint8_t*>(data[i]), sizes[i], decode_options(ctx), &im));
+      return img::preprocess(im, ctx->model->preset(), px);
+    });
+  });
+}
+
+cuclip_status cuclip_encode_image_pixels(cuclip_context* ctx, const cuclip_image_view* images, int n, float* out, cuclip_status* statuses) {
+  return guarded([&] {
+    if (n > 0 && !images) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "images must not be NULL");
+    return encode_images_impl(ctx, n, out, statuses, [&](int i, float* px) -> Status {
+      const cuclip_image_view& v = images[i];
+      const int ch = v.format == CUCLIP_PIXELS_RGB8 ? 3 : v.format == CUCLIP_PIXELS_RGBA8 ? 4 : v.format == CUCLIP_PIXELS_L8 ? 1 : 0;
+      if (ch == 0) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "unknown pixel format " + std::to_string((int)v.format));
+      if (!v.pixels) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "pixels is NULL");
+      if ((uint64_t)std::max(v.width, 0) * (uint64_t)std::max(v.height, 0) > ctx->params.max_image_pixels)
+        return Err(CUCLIP_ERR_LIMIT_EXCEEDED, "image of " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds the pixel limit");
+      img::Image im;
+      CUCLIP_TRY(img::from_pixels(v.pixels, v.width, v.height, v.stride, ch, &im));
+      return img::preprocess(im, ctx->model->preset(), px);
+    });
+  });
+}
+
+cuclip_status cuclip_preprocess_image_file(const cuclip_model* model, const char* path, float* out) {
+  return guarded([&] {
+    if (!model || !path || !out) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "model, path and out must not be NULL");
+    img::Image im;
+    Status s = img::decode_file(path, img::DecodeOptions{}, &im);
+    if (s.ok()) s = img::preprocess(im, model->impl->preset(), out);
+    return s.ok() ? CUCLIP_OK : fail(s);
+  });
+}
+
+cuclip_status cuclip_similarity(const cuclip_model* model, const float* image_emb, int n_images, const float* text_emb, int n_texts,
+                                float* logits) {
+  return guarded([&] {
+    if (!model || n_images < 0 || n_texts < 0 || (n_images * (int64_t)n_texts > 0 && (!image_emb || !text_emb || !logits)))
+      return fail(CUCLIP_ERR_INVALID_ARGUMENT, "model, embeddings and logits must not be NULL, counts must be >= 0");
+    const ModelConfig& c = model->impl->config();
+    const int D = c.embed_dim;
+    const float scale = std::exp(c.logit_scale), bias = c.logit_bias ? *c.logit_bias : 0.0f;
+    for (int i = 0; i < n_images; ++i)
+      for (int j = 0; j < n_texts; ++j) {
+        double dot = 0;
+        for (int d = 0; d < D; ++d) dot += (double)image_emb[(size_t)i * D + d] * text_emb[(size_t)j * D + d];
+        logits[(size_t)i * n_texts + j] = (float)(scale * dot + bias);
+      }
+    return CUCLIP_OK;
+  });
+}
+
+cuclip_status cuclip_classifier_create(cuclip_context* ctx, const char* const* class_names, int n_classes, const char* const* templates,
+                                       int n_templates, cuclip_classifier** out) {
+  return guarded([&] {
+    if (out) *out = nullptr;
+    if (!ctx || !class_names || n_classes < 1 || !out || n_templates < 0 || (n_templates > 0 && !templates))
+      return fail(CUCLIP_ERR_INVALID_ARGUMENT, "ctx, class_names and out must not be NULL and n_classes must be >= 1");
+    std::vector<std::string> tmpls;
+    if (!templates) tmpls = ctx->model->templates();
+    else if (n_templates == 0) tmpls = {"{}"};
+    else
+      for (int t = 0; t < n_templates; ++t) {
+        if (!templates[t]) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "template " + std::to_string(t) + " is NULL");
+        tmpls.push_back(templates[t]);
+      }
+    const int D = ctx->model->config().embed_dim, nt = (int)tmpls.size();
+    auto clf = std::make_unique<cuclip_classifier>();
+    clf->ctx = ctx;
+    clf->n_classes = n_classes;
+    clf->weights.assign((size_t)n_classes * D, 0.0f);
+    std::vector<std::string> prompts;
+    std::vector<const char*> ptrs;
+    std::vector<float> emb((size_t)nt * D);
+    std::vector<cuclip_status> st((size_t)nt);
+    for (int c = 0; c < n_classes; ++c) {
+      if (!class_names[c]) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "class name " + std::to_string(c) + " is NULL");
+      prompts.clear();
+      ptrs.clear();
+      for (const auto& t : tmpls) prompts.push_back(apply_template(t, class_names[c]));
+      for (const auto& p : prompts) ptrs.push_back(p.c_str());
+      cuclip_status s = cuclip_encode_texts(ctx, ptrs.data(), nt, emb.data(), st.data());
+      if (s != CUCLIP_OK) {
+        std::string detail = cuclip_last_error();
+        return fail(s, "class '" + std::string(class_names[c]) + "': " + detail);
+      }
+      // open_clip build_zero_shot_classifier: mean of the normalized template embeddings, renormalized.
+      float* w = clf->weights.data() + (size_t)c * D;
+      for (int t = 0; t < nt; ++t)
+        for (int d = 0; d < D; ++d) w[d] += emb[(size_t)t * D + d] / (float)nt;
+      double nrm = 0;
+      for (int d = 0; d < D; ++d) nrm += (double)w[d] * w[d];
+      nrm = std::sqrt(nrm);
+      for (int d = 0; d < D; ++d) w[d] = (float)(w[d] / nrm);
+    }
+    *out = clf.release();
+    return CUCLIP_OK;
+  });
+}
+
+void cuclip_classifier_free(cuclip_classifier* clf) { delete clf; }
+int cuclip_classifier_n_classes(const cuclip_classifier* clf) { return clf ? clf->n_classes : 0; }
+
+cuclip_status cuclip_classify_embeddings(cuclip_classifier* clf, const float* image_emb, int n, float* probs) {
+  return guarded([&] {
+    if (!clf || n < 0 || (n > 0 && (!image_emb || !probs))) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "clf, image_emb and probs must not be NULL");
+    const ModelConfig& c = clf->ctx->model->config();
+    const int D = c.embed_dim, K = clf->n_classes;
+    const double scale = std::exp((double)c.logit_scale), bias = c.logit_bias ? *c.logit_bias : 0.0;
+    for (int i = 0; i < n; ++i) {
+      const float* e = image_emb + (size_t)i * D;
+      float* p = probs + (size_t)i * K;
+      bool finite = true;
+      for (int d = 0; d < D && finite; ++d) finite = std::isfinite(e[d]);
+      if (!finite) { fill_nan(p, K); continue; }  // a failed image's NaN row stays NaN
+      double mx = -INFINITY;
+      std::vector<double> z((size_t)K);
+      for (int k = 0; k < K; ++k) {
+        double dot = 0;
+        const float* w = clf->weights.data() + (size_t)k * D;
+        for (int d = 0; d < D; ++d) dot += (double)e[d] * w[d];
+        z[(size_t)k] = scale * dot + bias;
+        mx = std::max(mx, z[(size_t)k]);
+      }
+      double sum = 0;
+      for (int k = 0; k < K; ++k) sum += (z[(size_t)k] = std::exp(z[(size_t)k] - mx));
+      for (int k = 0; k < K; ++k) p[k] = (float)(z[(size_t)k] / sum);
+    }
+    return CUCLIP_OK;
+  });
+}
+
+cuclip_status cuclip_classify_image_files(cuclip_classifier* clf, const char* const* paths, int n, float* probs, cuclip_status* statuses) {
+  return guarded([&] {
+    if (!clf || n < 0 || (n > 0 && (!paths || !probs))) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "clf, paths and probs must not be NULL");
+    const int D = clf->ctx->model->config().embed_dim;
+    std::vector<float> emb((size_t)n * D);
+    cuclip_status s = cuclip_encode_image_files(clf->ctx, paths, n, emb.data(), statuses);
+    const std::string detail = cuclip_last_error();
+    cuclip_status c = cuclip_classify_embeddings(clf, emb.data(), n, probs);
+    if (c != CUCLIP_OK) return c;
+    if (s != CUCLIP_OK) set_last_error(detail);
+    return s;
+  });
+}
+
+cuclip_status cuclip_top_k(const float* probs, int n_classes, int k, int* out_indices, float* out_probs) {
+  return guarded([&] {
+    if (!probs || !out_indices || n_classes < 1 || k < 1 || k > n_classes)
+      return fail(CUCLIP_ERR_INVALID_ARGUMENT, "probs and out_indices must not be NULL and 1 <= k <= n_classes");
+    std::vector<int> idx((size_t)n_classes);
+    for (int i = 0; i < n_classes; ++i) idx[(size_t)i] = i;
+    // Highest first; NaN last; ties keep the lower index first.
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+      const float pa = probs[a], pb = probs[b];
+      if (std::isnan(pa) != std::isnan(pb)) return std::isnan(pb);
+      if (pa != pb) return pa > pb;
+      return a < b;
+    });
+    for (int i = 0; i < k; ++i) {
+      out_indices[i] = idx[(size_t)i];
+      if (out_probs) out_probs[i] = probs[idx[(size_t)i]];
+    }
+    return CUCLIP_OK;
+  });
+}
+
+int cuclip_openai_imagenet_template_count(void) { return (int)openai_imagenet_templates().size(); }
+const char* cuclip_openai_imagenet_template(int i) {
+  const auto& t = openai_imagenet_templates();
+  return i >= 0 && i < (int)t.size() ? t[(size_t)i].c_str() : nullptr;
+}
+
+}  // extern "C"

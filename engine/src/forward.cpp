@@ -1,0 +1,88 @@
+// Both CLIP towers as a list of backend ops. Shapes: B batch, T tokens, C width, NH heads,
+// HD head dim, M MLP width, P patch, S image side, N patches, D embedding dim.
+#include "forward.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace cuclip {
+
+namespace {
+
+// One pre-LN residual block: x += attn(ln1(x)); x += mlp(ln2(x)).
+Status block(Backend& be, const TowerConfig& tw, const std::string& p, int B, int T, bool causal) {
+  const int C = tw.width, M = tw.mlp_dim, rows = B * T;
+  const Buf x = Buf::X;
+  CUCLIP_TRY(be.layernorm(rows, C, x, be.weight(p + "ln1.weight"), be.weight(p + "ln1.bias"), tw.ln_eps, Buf::Y));  // ln1 (C), (C)
+  CUCLIP_TRY(be.gemm(rows, 3 * C, C, Buf::Y, be.weight(p + "attn.qkv.weight"), be.weight(p + "attn.qkv.bias"),    // (3C, C), (3C)
+                     Act::None, nullptr, Buf::QKV));
+  CUCLIP_TRY(be.attention(B, T, tw.heads, tw.head_dim, Buf::QKV, Buf::ATTN, causal));
+  CUCLIP_TRY(be.gemm(rows, C, C, Buf::ATTN, be.weight(p + "attn.out.weight"), be.weight(p + "attn.out.bias"),     // (C, C), (C)
+                     Act::None, &x, x));
+  CUCLIP_TRY(be.layernorm(rows, C, x, be.weight(p + "ln2.weight"), be.weight(p + "ln2.bias"), tw.ln_eps, Buf::Y));  // ln2 (C), (C)
+  CUCLIP_TRY(be.gemm(rows, M, C, Buf::Y, be.weight(p + "mlp.fc1.weight"), be.weight(p + "mlp.fc1.bias"),           // (M, C), (M)
+                     act_of(tw.act), nullptr, Buf::H));
+  CUCLIP_TRY(be.gemm(rows, C, M, Buf::H, be.weight(p + "mlp.fc2.weight"), be.weight(p + "mlp.fc2.bias"),           // (C, M), (C)
+                     Act::None, &x, x));
+  return Status::Ok();
+}
+
+std::string layer_prefix(const char* tower, int i) { return std::string(tower) + ".blocks." + std::to_string(i) + "."; }
+
+}  // namespace
+
+Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, float* out) {
+  const VisionConfig& v = cfg.vision;
+  const int C = v.width, N = v.grid() * v.grid(), T = N + 1, D = cfg.embed_dim;
+  CUCLIP_TRY(be.patch_embed(B, v.image_size, v.patch_size, C, pixels, be.weight("vision.patch_embed.weight"), Buf::Y));  // (C, 3, P, P)
+  CUCLIP_TRY(be.vision_tokens(B, N, C, Buf::Y, be.weight("vision.class_embedding"),  // (C)
+                              be.weight("vision.pos_embed"),                          // (T, C)
+                              v.ln_pre ? be.weight("vision.ln_pre.weight") : nullptr, // (C)
+                              v.ln_pre ? be.weight("vision.ln_pre.bias") : nullptr, v.ln_eps, Buf::X));
+  for (int i = 0; i < v.layers; ++i) CUCLIP_TRY(block(be, v, layer_prefix("vision", i), B, T, /*causal=*/false));
+  std::vector<int> cls_rows(B);
+  for (int b = 0; b < B; ++b) cls_rows[b] = b * T;
+  CUCLIP_TRY(be.gather_rows(B, C, Buf::X, cls_rows.data(), Buf::POOL));
+  CUCLIP_TRY(be.layernorm(B, C, Buf::POOL, be.weight("vision.ln_post.weight"), be.weight("vision.ln_post.bias"), v.ln_eps, Buf::POOL2));
+  CUCLIP_TRY(be.gemm(B, D, C, Buf::POOL2, be.weight("vision.proj.weight"), nullptr, Act::None, nullptr, Buf::EMB));  // (D, C)
+  return be.normalize_to_host(B, D, Buf::EMB, out);
+}
+
+int text_pool_index(const TextConfig& t, const int32_t* ids) {
+  const int L = t.context_length;
+  if (t.pool == TextPool::ArgmaxId) {
+    int best = 0;  // first maximum, as torch.argmax
+    for (int i = 1; i < L; ++i)
+      if (ids[i] > ids[best]) best = i;
+    return best;
+  }
+  for (int i = 0; i < L; ++i)  // first EOT; none -> 0, as argmax over an all-false mask
+    if (ids[i] == t.eot_id) return i;
+  return 0;
+}
+
+Status encode_token_ids(Backend& be, const ModelConfig& cfg, int B, const int32_t* ids, float* out) {
+  const TextConfig& t = cfg.text;
+  const int C = t.width, L = t.context_length, D = cfg.embed_dim;
+  // Causal attention: the pooled row depends only on rows at or before it, so run at the longest
+  // prefix the batch needs.
+  std::vector<int> pool(B);
+  int T = 1;
+  for (int b = 0; b < B; ++b) {
+    pool[b] = text_pool_index(t, ids + (size_t)b * L);
+    T = std::max(T, pool[b] + 1);
+  }
+  std::vector<int32_t> cut((size_t)B * T);
+  for (int b = 0; b < B; ++b) std::copy(ids + (size_t)b * L, ids + (size_t)b * L + T, cut.begin() + (size_t)b * T);
+  CUCLIP_TRY(be.text_tokens(B, T, C, cut.data(), be.weight("text.token_embed"), be.weight("text.pos_embed"), Buf::X));  // (V, C), (L, C)
+  for (int i = 0; i < t.layers; ++i) CUCLIP_TRY(block(be, t, layer_prefix("text", i), B, T, /*causal=*/true));
+  std::vector<int> rows(B);
+  for (int b = 0; b < B; ++b) rows[b] = b * T + pool[b];
+  CUCLIP_TRY(be.gather_rows(B, C, Buf::X, rows.data(), Buf::POOL));
+  CUCLIP_TRY(be.layernorm(B, C, Buf::POOL, be.weight("text.ln_final.weight"), be.weight("text.ln_final.bias"), t.ln_eps, Buf::POOL2));
+  CUCLIP_TRY(be.gemm(B, D, C, Buf::POOL2, be.weight("text.proj.weight"), nullptr, Act::None, nullptr, Buf::EMB));  // (D, C)
+  return be.normalize_to_host(B, D, Buf::EMB, out);
+}
+
+}  // namespace cuclip

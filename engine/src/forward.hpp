@@ -1,0 +1,23 @@
+// The CLIP forward pass of both towers, written once against the Backend interface.
+#pragma once
+#include <cstdint>
+
+#include "backend.hpp"
+#include "model_config.hpp"
+
+namespace cuclip {
+
+// Image embeddings: pixels[B, 3, S, S] (normalized, host) -> out[B, D] L2-normalized (host).
+Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, float* out);
+
+// Text embeddings: ids[B, context_length] (host, validated < vocab) -> out[B, D] (host).
+// Sequences are cut after their pooled token (causal attention makes later tokens irrelevant to
+// it), so a batch runs at the length of its longest text, not at context_length.
+Status encode_token_ids(Backend& be, const ModelConfig& cfg, int B, const int32_t* ids, float* out);
+
+// The row whose output becomes the text embedding: argmax of ids (first maximum) or the first EOT
+// (the last position when there is none, as transformers' argmax of an all-false mask gives 0 ...
+// see forward.cpp for the exact rule).
+int text_pool_index(const TextConfig& t, const int32_t* ids);
+
+}  // namespace cuclip

@@ -1,0 +1,92 @@
+#include "model.hpp"
+
+#include <cstring>
+
+#include "base/half.hpp"
+
+namespace cuclip {
+
+img::Preset preset_from_config(const PreprocessConfig& p) {
+  img::Preset r;
+  r.size = p.size;
+  r.resize_mode = p.resize_mode == ResizeMode::Shortest ? img::ResizeMode::Shortest
+                  : p.resize_mode == ResizeMode::Squash ? img::ResizeMode::Squash : img::ResizeMode::Longest;
+  r.interp = p.interpolation == Interpolation::Bicubic ? img::Interp::Bicubic
+             : p.interpolation == Interpolation::Bilinear ? img::Interp::Bilinear : img::Interp::Nearest;
+  for (int i = 0; i < 3; ++i) {
+    r.mean[i] = p.mean[i];
+    r.std[i] = p.std[i];
+  }
+  r.order = p.order == ConvertOrder::ResizeCropThenRgb ? img::Order::ResizeCropThenRgb : img::Order::RgbThenResizeCrop;
+  r.crop_rounding = p.crop_rounding == CropRounding::Round ? img::CropRounding::Round : img::CropRounding::Floor;
+  r.fill = p.fill;
+  return r;
+}
+
+tok::TokenizerSpec tokenizer_spec_from_config(const TokenizerConfig& t) {
+  tok::TokenizerSpec s;
+  s.vocab = t.vocab;
+  s.merges = t.merges;
+  s.sot_id = t.sot_id;
+  s.eot_id = t.eot_id;
+  s.pad_id = t.pad_id;
+  s.context_length = t.context_length;
+  s.clean = t.clean == TextClean::OpenClip ? tok::CleanMode::OpenClip : tok::CleanMode::HfFast;
+  return s;
+}
+
+Status Model::load(const std::string& path, const cuclip_model_params& params, std::unique_ptr<Model>* out) {
+  LoadLimits limits;
+  limits.max_header_bytes = params.max_header_bytes;
+  limits.max_tensor_count = params.max_tensor_count;
+  auto m = std::unique_ptr<Model>(new Model());
+  CUCLIP_TRY(ModelFile::open(path, limits, &m->file_));
+  if (params.verify_checksums) {
+    Status s = m->file_->verify();
+    if (!s.ok()) return Err(s.code, "'" + path + "': " + s.message);
+  }
+  Status s = tok::Tokenizer::create(tokenizer_spec_from_config(m->file_->tokenizer()), &m->tokenizer_);
+  if (!s.ok()) return Err(CUCLIP_ERR_INVALID_MODEL, "'" + path + "': tokenizer: " + s.message);
+  m->preset_ = preset_from_config(m->file_->preprocess());
+  m->info_json_ = m->file_->info_json().dump(2);
+  *out = std::move(m);
+  return Status::Ok();
+}
+
+const float* Model::cpu_weight(const std::string& name) const {
+  std::call_once(cpu_once_, [this] {
+    cpu_widened_.reserve(file_->tensors().size());
+    for (const TensorInfo& t : file_->tensors()) {
+      if (t.dtype == DType::F32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
+        cpu_ptrs_[t.name] = reinterpret_cast<const float*>(t.data);
+        continue;
+      }
+      std::vector<float> w((size_t)t.numel());
+      if (t.dtype == DType::F32) {
+        std::memcpy(w.data(), t.data, t.bytes);
+      } else {
+        for (size_t i = 0; i < w.size(); ++i) {
+          uint16_t h;
+          std::memcpy(&h, t.data + 2 * i, 2);
+          w[i] = t.dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+        }
+      }
+      cpu_widened_.push_back(std::move(w));
+      cpu_ptrs_[t.name] = cpu_widened_.back().data();
+    }
+  });
+  auto it = cpu_ptrs_.find(name);
+  return it == cpu_ptrs_.end() ? nullptr : it->second;
+}
+
+Model::BackendState* Model::backend_state(const std::string& key, const std::function<std::unique_ptr<BackendState>()>& make) const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  auto it = states_.find(key);
+  if (it != states_.end()) return it->second.get();
+  auto s = make();
+  BackendState* raw = s.get();
+  if (s) states_[key] = std::move(s);
+  return raw;
+}
+
+}  // namespace cuclip
