@@ -1,0 +1,223 @@
+// The CLIP preprocessing pipelines and the batch driver.
+//   openai / open_clip (Order::ResizeCropThenRgb):
+//     Resize(size, BICUBIC) on the decoded mode -> CenterCrop(size) (torchvision: pad with `fill`
+//     by (S - n) // 2 when too small, offset int(round((n - S) / 2))) -> convert("RGB") -> ToTensor
+//     (x / 255 in float32) -> Normalize ((x - mean) / std in float32).
+//   transformers CLIPImageProcessor, PIL backend (Order::RgbThenResizeCrop):
+//     convert_rgb (alpha composited over white) -> resize shortest edge -> center crop
+//     (offset (n - S) // 2, zero padding ceil((S - n) / 2)) -> x * rescale_factor in float64 rounded
+//     to float32 -> (x - mean) / std in float32.
+// Only the crop window of the resized image is computed (see resample.cpp).
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "base/file.hpp"
+#include "image_internal.hpp"
+
+namespace cuclip::img {
+
+Status resize_window(const Image& in, int out_w, int out_h, Interp interp, int x0, int y0, int x1, int y1,
+                     Image* out);
+
+Preset openai_preset(int size) {
+  Preset p;
+  p.size = size;
+  return p;
+}
+
+Preset hf_clip_preset(int size) {
+  Preset p;
+  p.size = size;
+  p.order = Order::RgbThenResizeCrop;
+  p.crop_rounding = CropRounding::Floor;
+  p.rescale_in_float64 = true;
+  return p;
+}
+
+void resized_size(int width, int height, const Preset& p, int* out_w, int* out_h) {
+  const int target = p.resize_size > 0 ? p.resize_size : p.size;
+  if (p.resize_mode == ResizeMode::Squash) {
+    *out_w = *out_h = target;
+  } else if (p.resize_mode == ResizeMode::Shortest) {
+    // torchvision / transformers: new_long = int(size * long / short), true division in double.
+    const bool w_short = width <= height;
+    const int s = w_short ? width : height, l = w_short ? height : width;
+    const int new_long = (int)((double)((int64_t)target * l) / s);
+    *out_w = w_short ? target : new_long;
+    *out_h = w_short ? new_long : target;
+  } else {
+    // open_clip ResizeKeepRatio(longest=1): ratio = max(h / S, w / S); side = round(side / ratio)
+    // with Python's round (half to even).
+    const double rh = (double)height / target, rw = (double)width / target;
+    const double ratio = std::max(rh, rw);
+    *out_h = (int)std::nearbyint(height / ratio);
+    *out_w = (int)std::nearbyint(width / ratio);
+  }
+  *out_w = std::max(*out_w, 1);
+  *out_h = std::max(*out_h, 1);
+}
+
+namespace {
+
+// Offset of the crop window in the resized image along one axis (negative: padding before).
+int crop_offset(int n, int s, CropRounding r) {
+  if (r == CropRounding::Round) {
+    if (s > n) return -((s - n) / 2);
+    const int d = n - s;  // round(d / 2) with ties to even
+    const int half = d / 2;
+    return (d % 2 == 0) ? half : (half % 2 == 0 ? half : half + 1);
+  }
+  if (s > n) return -((s - n + 1) / 2);
+  return (n - s) / 2;
+}
+
+// Where the crop window sits in the resized image: [left, left + w) x [top, top + h), may extend
+// past the resized rw x rh image (padding).
+struct CropGeometry {
+  int rw = 0, rh = 0, left = 0, top = 0, w = 0, h = 0;
+  int x0() const { return std::max(0, left); }
+  int x1() const { return std::min(rw, left + w); }
+  int y0() const { return std::max(0, top); }
+  int y1() const { return std::min(rh, top + h); }
+};
+
+CropGeometry crop_geometry(int width, int height, const Preset& p) {
+  CropGeometry g;
+  resized_size(width, height, p, &g.rw, &g.rh);
+  g.w = g.rw;
+  g.h = g.rh;
+  if (p.center_crop) {
+    g.left = crop_offset(g.rw, p.size, p.crop_rounding);
+    g.top = crop_offset(g.rh, p.size, p.crop_rounding);
+    g.w = g.h = p.size;
+  }
+  return g;
+}
+
+Status resized_crop(const Image& img, const Preset& p, Image* out) {
+  const CropGeometry g = crop_geometry(img.width, img.height, p);
+  const int rw = g.rw, rh = g.rh, left = g.left, top = g.top, w = g.w, h = g.h;
+  if (!p.center_crop && (rw != p.size || rh != p.size))
+    return Err(CUCLIP_ERR_INVALID_ARGUMENT, "preset without center crop must resize to size x size");
+  const int x0 = g.x0(), x1 = g.x1(), y0 = g.y0(), y1 = g.y1();
+  Image window;
+  CUCLIP_TRY(resize_window(img, rw, rh, p.interp, x0, y0, x1, y1, &window));
+  if (x0 == left && y0 == top && x1 - x0 == w && y1 - y0 == h) {
+    *out = std::move(window);
+    return Status::Ok();
+  }
+  crop_or_pad(window, left - x0, top - y0, w, h, p.fill, out);
+  return Status::Ok();
+}
+
+}  // namespace
+
+SourceWindow source_window_for_preset(int width, int height, const Preset& p) {
+  const CropGeometry g = crop_geometry(width, height, p);
+  if (g.x0() >= g.x1() || g.y0() >= g.y1()) return {0, width, 0, height};
+  return resize_source_window(width, height, g.rw, g.rh, p.interp, g.x0(), g.y0(), g.x1(), g.y1());
+}
+
+Status preprocess_u8(const Image& img, const Preset& p, std::vector<uint8_t>* rgb_out) {
+  if (!rgb_out) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "preprocess_u8: rgb_out is NULL");
+  if (p.size <= 0 || p.size > 16384 || p.resize_size < 0 || p.resize_size > 65536)
+    return Err(CUCLIP_ERR_INVALID_ARGUMENT, "preprocess: preset size out of range");
+  if (img.width <= 0 || img.height <= 0 ||
+      img.pixels.size() != (size_t)img.width * img.height * bytes_per_pixel(img.mode))
+    return Err(CUCLIP_ERR_INVALID_ARGUMENT, "preprocess: empty or inconsistent image");
+  Image rgb;
+  if (p.order == Order::ResizeCropThenRgb) {
+    Image cropped;
+    CUCLIP_TRY(resized_crop(img, p, &cropped));
+    convert_to_rgb(cropped, &rgb);
+  } else {
+    Image full;
+    convert_to_rgb_over_white(img, &full);
+    CUCLIP_TRY(resized_crop(full, p, &rgb));
+  }
+  *rgb_out = std::move(rgb.pixels);
+  return Status::Ok();
+}
+
+void normalize_u8(const uint8_t* rgb, int size, const Preset& p, float* out_chw) {
+  // Only 256 inputs per channel: tabulate the exact float32 arithmetic once.
+  float lut[3][256];
+  for (int c = 0; c < 3; ++c) {
+    for (int v = 0; v < 256; ++v) {
+      const float x = p.rescale_in_float64 ? (float)((double)v * p.rescale_factor) : (float)v / 255.0f;
+      const float centered = x - p.mean[c];
+      lut[c][v] = centered / p.std[c];
+    }
+  }
+  const size_t plane = (size_t)size * size;
+  for (size_t i = 0; i < plane; ++i)
+    for (int c = 0; c < 3; ++c) out_chw[c * plane + i] = lut[c][rgb[i * 3 + c]];
+}
+
+Status preprocess(const Image& img, const Preset& p, float* out_chw) {
+  if (!out_chw) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "preprocess: out is NULL");
+  std::vector<uint8_t> rgb;
+  CUCLIP_TRY(preprocess_u8(img, p, &rgb));
+  normalize_u8(rgb.data(), p.size, p, out_chw);
+  return Status::Ok();
+}
+
+namespace {
+
+// Runs item(i) for i in [0, n) on n_threads workers pulling indices from a shared counter.
+template <class F>
+void parallel_for(int n, int n_threads, F item) {
+  if (n_threads <= 0) n_threads = (int)std::max(1u, std::thread::hardware_concurrency());
+  n_threads = std::min(n_threads, n);
+  std::atomic<int> next{0};
+  auto worker = [&] {
+    for (int i = next++; i < n; i = next++) item(i);
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < n_threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
+
+void run_one(Status s, const Image& im, const Preset& p, float* slice, Status* status) {
+  if (s.ok()) {
+    try {
+      s = preprocess(im, p, slice);
+    } catch (const std::bad_alloc&) {
+      s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory while preprocessing");
+    }
+  }
+  if (!s.ok()) std::fill(slice, slice + 3 * (size_t)p.size * p.size, std::numeric_limits<float>::quiet_NaN());
+  if (status) *status = std::move(s);
+}
+
+}  // namespace
+
+void preprocess_files(const std::vector<std::string>& paths, const Preset& p, const DecodeOptions& opt, float* out,
+                      Status* statuses, int n_threads) {
+  const size_t per = 3 * (size_t)p.size * p.size;
+  parallel_for((int)paths.size(), n_threads, [&](int i) {
+    Image im;
+    std::vector<uint8_t> bytes;
+    Status s = read_file(paths[i], 1ull << 31, &bytes);
+    if (s.ok()) s = decode_memory_for_preset(bytes.data(), bytes.size(), opt, p, &im);
+    if (!s.ok()) s.message = paths[i] + ": " + s.message;
+    run_one(std::move(s), im, p, out + per * i, statuses ? &statuses[i] : nullptr);
+  });
+}
+
+void preprocess_buffers(const std::vector<const uint8_t*>& data, const std::vector<size_t>& sizes, const Preset& p,
+                        const DecodeOptions& opt, float* out, Status* statuses, int n_threads) {
+  const size_t per = 3 * (size_t)p.size * p.size;
+  const int n = (int)std::min(data.size(), sizes.size());
+  parallel_for(n, n_threads, [&](int i) {
+    Image im;
+    Status s = decode_memory_for_preset(data[i], sizes[i], opt, p, &im);
+    run_one(std::move(s), im, p, out + per * i, statuses ? &statuses[i] : nullptr);
+  });
+}
+
+}  // namespace cuclip::img
