@@ -4,17 +4,22 @@ add_library(cuclip_engine STATIC
   src/forward.cpp
   src/cpu_backend.cpp
   src/backend_factory.cpp
-  src/c_api.cpp)
+  src/c_api.cpp src/random_model.cpp)
 target_link_libraries(cuclip_engine PUBLIC cuclip_format cuclip_tokenizer cuclip_image cuclip_cpu OpenMP::OpenMP_CXX)
 target_compile_options(cuclip_engine PRIVATE ${CUCLIP_WARNINGS})
 
 # Every component in one library: the static archives for the tools and tests, one shared library
-# (the whole archives linked in) for users.
+# (all their objects) for users.
 set(CUCLIP_COMPONENTS cuclip_base cuclip_format cuclip_tokenizer cuclip_image cuclip_cpu cuclip_engine)
 add_library(cuclip_static INTERFACE)
 target_link_libraries(cuclip_static INTERFACE ${CUCLIP_COMPONENTS})
-add_library(cuclip SHARED)
-target_link_libraries(cuclip PRIVATE "$<LINK_LIBRARY:WHOLE_ARCHIVE,${CUCLIP_COMPONENTS}>")
+set(cuclip_objects)
+foreach(c ${CUCLIP_COMPONENTS})
+  list(APPEND cuclip_objects $<TARGET_OBJECTS:${c}>)
+endforeach()
+add_library(cuclip SHARED src/shared_library.cpp ${cuclip_objects})
+# The archives add nothing the objects do not define; linking them brings their dependencies.
+target_link_libraries(cuclip PRIVATE ${CUCLIP_COMPONENTS})
 target_include_directories(cuclip PUBLIC
   $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
   $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)

@@ -337,7 +337,7 @@ Status convert_transformers(const std::string& dir, const ConvertOptions& opts, 
       return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": " + name + ".hidden_size " + std::to_string(tw->width) + " is not divisible by num_attention_heads " + std::to_string(tw->heads));
     tw->head_dim = tw->width / tw->heads;
   }
-  if (c.vision.image_size % c.vision.patch_size != 0) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": vision_config.image_size is not a multiple of patch_size");
+  if (c.vision.patch_size > c.vision.image_size) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": vision_config.patch_size is larger than image_size");
   c.vision.ln_pre = true;
   // transformers pools at argmax(ids) when eos_token_id == 2 (configs written before the fix),
   // otherwise at the first position holding eos_token_id.
@@ -478,7 +478,7 @@ Status convert_open_clip(const std::string& dir, const ConvertOptions& opts, Mod
   else return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": text_cfg.pool_type '" + pool + "' is not supported (argmax or eos)");
   c.vision.act = c.text.act = quick ? Activation::QuickGelu : Activation::GeluErf;
   c.vision.ln_eps = c.text.ln_eps = 1e-5f;
-  if (c.vision.image_size % c.vision.patch_size != 0) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": vision_cfg.image_size is not a multiple of patch_size");
+  if (c.vision.patch_size > c.vision.image_size) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": vision_cfg.patch_size is larger than image_size");
   if (c.text.vocab_size != 49408) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": text_cfg.vocab_size " + std::to_string(c.text.vocab_size) + " does not match the standard CLIP tokenizer (49408)");
 
   CUCLIP_TRY(clip_bpe_tokenizer(find_bundled_bpe(opts.bundled_bpe), &w.tokenizer));

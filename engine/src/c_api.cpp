@@ -123,7 +123,9 @@ cuclip_status encode_ids_impl(cuclip_context* ctx, const std::vector<int32_t>& i
   return CUCLIP_OK;
 }
 
-// Decodes/preprocesses item i into pixels (3*S*S floats); `prepare` returns the item's status.
+// Image batches: `prepare` decodes and preprocesses all n items into pixels[n, 3, S, S], setting
+// each item's status (a failed item never affects the others); the good ones then run through
+// the forward in chunks of max_batch.
 template <class Prepare>
 cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Prepare&& prepare) {
   if (!ctx || n < 0 || (n > 0 && !out)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "ctx and out must not be NULL, n must be >= 0");
@@ -132,23 +134,13 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
   const size_t px = (size_t)3 * S * S;
   BatchResult r(n);
   std::vector<float> pixels((size_t)n * px);
-  const int threads = ctx->params.n_threads > 0 ? ctx->params.n_threads : omp_get_num_procs();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int i = 0; i < n; ++i) {
-    Status s;
-    try {
-      s = prepare(i, pixels.data() + (size_t)i * px);
-    } catch (const std::bad_alloc&) {
-      s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory while decoding");
-    } catch (...) {
-      s = Err(CUCLIP_ERR_INTERNAL, "internal error while decoding");
-    }
-    r.st[(size_t)i] = s.code;
-    r.msg[(size_t)i] = s.message;
-  }
+  std::vector<Status> st((size_t)n);
+  prepare(pixels.data(), st.data());
   std::vector<int> good;
   for (int i = 0; i < n; ++i) {
-    if (r.st[(size_t)i] == CUCLIP_OK) good.push_back(i);
+    r.st[(size_t)i] = st[(size_t)i].code;
+    r.msg[(size_t)i] = st[(size_t)i].message;
+    if (st[(size_t)i].ok()) good.push_back(i);
     else fill_nan(out + (size_t)i * D, D);
   }
   run_chunks(ctx, good, pixels, px, D, out, r, [&](int nb, const float* chunk, float* emb) {
@@ -156,6 +148,8 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
   });
   return r.finish(statuses, "image");
 }
+
+int decode_threads(const cuclip_context* ctx) { return ctx->params.n_threads > 0 ? ctx->params.n_threads : omp_get_num_procs(); }
 
 img::DecodeOptions decode_options(const cuclip_context* ctx) {
   img::DecodeOptions o;
@@ -316,14 +310,12 @@ cuclip_status cuclip_encode_token_ids(cuclip_context* ctx, const int32_t* ids, i
 cuclip_status cuclip_encode_image_files(cuclip_context* ctx, const char* const* paths, int n, float* out, cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && !paths) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "paths must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](int i, float* px) -> Status {
-      if (!paths[i]) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "path is NULL");
-      img::Image im;
-      Status s = img::decode_file(paths[i], decode_options(ctx), &im);
-      if (!s.ok()) return s;
-      s = img::preprocess(im, ctx->model->preset(), px);
-      if (!s.ok()) s.message = "'" + std::string(paths[i]) + "': " + s.message;
-      return s;
+    return encode_images_impl(ctx, n, out, statuses, [&](float* pixels, Status* st) {
+      std::vector<std::string> p((size_t)n);
+      for (int i = 0; i < n; ++i) p[(size_t)i] = paths[i] ? paths[i] : "";
+      img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels, st, decode_threads(ctx));
+      for (int i = 0; i < n; ++i)
+        if (!paths[i]) st[i] = Err(CUCLIP_ERR_INVALID_ARGUMENT, "path is NULL");
     });
   });
 }
@@ -332,11 +324,16 @@ cuclip_status cuclip_encode_image_buffers(cuclip_context* ctx, const void* const
                                           cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && (!data || !sizes)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "data and sizes must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](int i, float* px) -> Status {
-      if (!data[i]) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "buffer is NULL");
-      img::Image im;
-      CUCLIP_TRY(img::decode_memory(static_cast<const uint8_t*>(data[i]), sizes[i], decode_options(ctx), &im));
-      return img::preprocess(im, ctx->model->preset(), px);
+    return encode_images_impl(ctx, n, out, statuses, [&](float* pixels, Status* st) {
+      std::vector<const uint8_t*> d((size_t)n);
+      std::vector<size_t> sz((size_t)n);
+      for (int i = 0; i < n; ++i) {
+        d[(size_t)i] = static_cast<const uint8_t*>(data[i]);
+        sz[(size_t)i] = data[i] ? sizes[i] : 0;
+      }
+      img::preprocess_buffers(d, sz, ctx->model->preset(), decode_options(ctx), pixels, st, decode_threads(ctx));
+      for (int i = 0; i < n; ++i)
+        if (!data[i]) st[i] = Err(CUCLIP_ERR_INVALID_ARGUMENT, "buffer is NULL");
     });
   });
 }
@@ -344,16 +341,28 @@ cuclip_status cuclip_encode_image_buffers(cuclip_context* ctx, const void* const
 cuclip_status cuclip_encode_image_pixels(cuclip_context* ctx, const cuclip_image_view* images, int n, float* out, cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && !images) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "images must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](int i, float* px) -> Status {
-      const cuclip_image_view& v = images[i];
-      const int ch = v.format == CUCLIP_PIXELS_RGB8 ? 3 : v.format == CUCLIP_PIXELS_RGBA8 ? 4 : v.format == CUCLIP_PIXELS_L8 ? 1 : 0;
-      if (ch == 0) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "unknown pixel format " + std::to_string((int)v.format));
-      if (!v.pixels) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "pixels is NULL");
-      if ((uint64_t)std::max(v.width, 0) * (uint64_t)std::max(v.height, 0) > ctx->params.max_image_pixels)
-        return Err(CUCLIP_ERR_LIMIT_EXCEEDED, "image of " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds the pixel limit");
-      img::Image im;
-      CUCLIP_TRY(img::from_pixels(v.pixels, v.width, v.height, v.stride, ch, &im));
-      return img::preprocess(im, ctx->model->preset(), px);
+    return encode_images_impl(ctx, n, out, statuses, [&](float* pixels, Status* st) {
+      const size_t px = (size_t)3 * ctx->model->config().vision.image_size * ctx->model->config().vision.image_size;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(decode_threads(ctx))
+      for (int i = 0; i < n; ++i) {
+        const cuclip_image_view& v = images[i];
+        const int ch = v.format == CUCLIP_PIXELS_RGB8 ? 3 : v.format == CUCLIP_PIXELS_RGBA8 ? 4 : v.format == CUCLIP_PIXELS_L8 ? 1 : 0;
+        Status s;
+        if (ch == 0) s = Err(CUCLIP_ERR_INVALID_ARGUMENT, "unknown pixel format " + std::to_string((int)v.format));
+        else if (!v.pixels) s = Err(CUCLIP_ERR_INVALID_ARGUMENT, "pixels is NULL");
+        else if ((uint64_t)std::max(v.width, 0) * (uint64_t)std::max(v.height, 0) > ctx->params.max_image_pixels)
+          s = Err(CUCLIP_ERR_LIMIT_EXCEEDED, "image of " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds the pixel limit");
+        else {
+          try {
+            img::Image im;
+            s = img::from_pixels(v.pixels, v.width, v.height, v.stride, ch, &im);
+            if (s.ok()) s = img::preprocess(im, ctx->model->preset(), pixels + (size_t)i * px);
+          } catch (const std::bad_alloc&) {
+            s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory while preprocessing");
+          }
+        }
+        st[i] = s;
+      }
     });
   });
 }

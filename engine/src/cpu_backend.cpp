@@ -42,8 +42,15 @@ class CpuBackend final : public Backend {
 
   Status patch_embed(int B, int S, int P, int C, const float* pixels, W conv, Buf out) override {
     omp_set_num_threads(n_threads_);
-    const int N = (S / P) * (S / P);
-    cpu::im2col_patches(B, S, P, pixels, b(Buf::COLS));
+    const int G = S / P, SG = G * P, N = G * G;
+    if (SG != S) {  // the strided conv never reads the trailing S - G*P rows and columns
+      cropped_.resize((size_t)B * 3 * SG * SG);
+      for (int i = 0; i < B * 3; ++i)
+        for (int y = 0; y < SG; ++y)
+          std::memcpy(&cropped_[((size_t)i * SG + y) * SG], pixels + ((size_t)i * S + y) * S, sizeof(float) * SG);
+      pixels = cropped_.data();
+    }
+    cpu::im2col_patches(B, SG, P, pixels, b(Buf::COLS));
     cpu::gemm(B * N, C, 3 * P * P, b(Buf::COLS), 3 * P * P, f(conv), 3 * P * P, nullptr, cpu::Act::None, nullptr, 0, b(out), C);
     return Status::Ok();
   }
@@ -109,6 +116,7 @@ class CpuBackend final : public Backend {
   const Model& model_;
   int n_threads_;
   std::vector<float> bufs_[(int)Buf::kCount];
+  std::vector<float> cropped_;
 };
 
 }  // namespace

@@ -20,6 +20,8 @@ img::Preset preset_from_config(const PreprocessConfig& p) {
   r.order = p.order == ConvertOrder::ResizeCropThenRgb ? img::Order::ResizeCropThenRgb : img::Order::RgbThenResizeCrop;
   r.crop_rounding = p.crop_rounding == CropRounding::Round ? img::CropRounding::Round : img::CropRounding::Floor;
   r.fill = p.fill;
+  // "rgb_resize_crop" is transformers' CLIPImageProcessor, which also rescales in float64.
+  r.rescale_in_float64 = p.order == ConvertOrder::RgbThenResizeCrop;
   return r;
 }
 

@@ -3,6 +3,8 @@
 #include "model_config.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 namespace cuclip {
 
@@ -83,10 +85,20 @@ struct Reader {
   }
 };
 
+// The shortest decimal that reads back as the same float (1e-05, not 9.99999974737875e-06).
+std::string shortest(float v) {
+  char b[32];
+  for (int prec = 6; prec <= 9; ++prec) {
+    std::snprintf(b, sizeof b, "%.*g", prec, (double)v);
+    if (std::strtof(b, nullptr) == v) break;
+  }
+  return b;
+}
+
 json tower_to_json(const TowerConfig& t) {
   return json{{"width", t.width}, {"layers", t.layers}, {"heads", t.heads}, {"head_dim", t.head_dim},
               {"mlp_dim", t.mlp_dim}, {"activation", t.act == Activation::QuickGelu ? "quick_gelu" : "gelu"},
-              {"ln_eps", t.ln_eps}};
+              {"ln_eps", std::stod(shortest(t.ln_eps))}};
 }
 
 void tower_from_json(Reader& r, TowerConfig* t) {
@@ -135,9 +147,10 @@ Status config_from_json(const json& j, ModelConfig* out) {
   c.vision.patch_size = rv.get_int("patch_size", 1, kMaxImage);
   c.vision.ln_pre = rv.get_bool("ln_pre");
   CUCLIP_TRY(rv.st);
-  if (c.vision.image_size % c.vision.patch_size != 0)
-    return Err(CUCLIP_ERR_INVALID_MODEL, "config.vision: image_size " + std::to_string(c.vision.image_size) +
-                                             " is not a multiple of patch_size " + std::to_string(c.vision.patch_size));
+  // Like PyTorch's strided conv, a patch grid of floor(S / P): trailing pixels are dropped.
+  if (c.vision.patch_size > c.vision.image_size)
+    return Err(CUCLIP_ERR_INVALID_MODEL, "config.vision: patch_size " + std::to_string(c.vision.patch_size) +
+                                             " is larger than image_size " + std::to_string(c.vision.image_size));
   Reader rt{j["text"], "config.text", {}};
   tower_from_json(rt, &c.text);
   c.text.context_length = rt.get_int("context_length", 2, kMaxContext);

@@ -32,7 +32,7 @@ struct TowerConfig {
 
 struct VisionConfig : TowerConfig {
   int image_size = 0;  // S
-  int patch_size = 0;  // P; S % P == 0
+  int patch_size = 0;  // P <= S; the patch grid is floor(S / P) (trailing pixels dropped, as the conv does)
   bool ln_pre = true;
   int grid() const { return image_size / patch_size; }
   int tokens() const { return grid() * grid() + 1; }

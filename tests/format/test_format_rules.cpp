@@ -179,7 +179,7 @@ TEST_CASE("rule_config_fields_present_and_sane") {
   expect_refused(edit_header([](json& h) { h["config"]["text"]["layers"] = 0; }), CUCLIP_ERR_INVALID_MODEL, "config.text.layers");
   expect_refused(edit_header([](json& h) { h["config"]["text"]["layers"] = 1e9; }), CUCLIP_ERR_INVALID_MODEL, "config.text.layers");
   expect_refused(edit_header([](json& h) { h["config"]["vision"]["head_dim"] = 3; }), CUCLIP_ERR_INVALID_MODEL, "heads * head_dim");
-  expect_refused(edit_header([](json& h) { h["config"]["vision"]["patch_size"] = 3; }), CUCLIP_ERR_INVALID_MODEL, "not a multiple of patch_size");
+  expect_refused(edit_header([](json& h) { h["config"]["vision"]["patch_size"] = 9; }), CUCLIP_ERR_INVALID_MODEL, "is larger than image_size");
   expect_refused(edit_header([](json& h) { h["config"]["text"]["activation"] = "relu"; }), CUCLIP_ERR_INVALID_MODEL, "config.text.activation");
   expect_refused(edit_header([](json& h) { h["config"]["logit_scale"] = "big"; }), CUCLIP_ERR_INVALID_MODEL, "config.logit_scale");
   expect_refused(edit_header([](json& h) { h["config"]["text"]["eot_id"] = 10; }), CUCLIP_ERR_INVALID_MODEL, "eot_id");

@@ -1,0 +1,46 @@
+// cuclip: command-line front end of the cuclip library.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli.hpp"
+
+static const char* kUsage =
+    "usage: cuclip <command> [options]\n"
+    "commands:\n"
+    "  classify    zero-shot classify images among labels\n"
+    "  embed       write L2-normalized embeddings of texts and images (.npy or .jsonl)\n"
+    "  similarity  logits between images and texts (JSON)\n"
+    "  tokenize    print token ids of texts\n"
+    "  preprocess  write images as the model sees them (.npy)\n"
+    "  info        print a model's configuration (JSON)\n"
+    "  verify      check every tensor checksum of a model file\n"
+    "Every command takes -m MODEL (default: the bundled shapes model) and --help.\n";
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 1 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("cuclip %s\n", cuclip_version());
+    return 0;
+  }
+  cli::Args a;
+  for (int i = 2; i < argc; ++i) a.v.push_back(argv[i]);
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "info") return cli::cmd_info(a);
+    if (cmd == "verify") return cli::cmd_verify(a);
+    if (cmd == "tokenize") return cli::cmd_tokenize(a);
+    if (cmd == "preprocess") return cli::cmd_preprocess(a);
+    if (cmd == "embed") return cli::cmd_embed(a);
+    if (cmd == "classify") return cli::cmd_classify(a);
+    if (cmd == "similarity") return cli::cmd_similarity(a);
+  } catch (const cli::UsageError& e) {
+    std::fprintf(stderr, "cuclip %s: %s (see cuclip %s --help)\n", cmd.c_str(), e.msg.c_str(), cmd.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "cuclip: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+  return 1;
+}
