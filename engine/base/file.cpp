@@ -62,6 +62,13 @@ Status MappedFile::open(const std::string& path, MappedFile* out) {
   return Status::Ok();
 }
 
+void MappedFile::release(const uint8_t* p, uint64_t n) const {
+  if (!data_ || p < data_ || p + n > data_ + size_) return;
+  const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t b = ((uintptr_t)p + page - 1) / page * page, e = ((uintptr_t)p + n) / page * page;
+  if (e > b) madvise((void*)b, e - b, MADV_DONTNEED);
+}
+
 Status read_file(const std::string& path, uint64_t max_bytes, std::vector<uint8_t>* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Err(CUCLIP_ERR_IO, "cannot open '" + path + "': " + errno_text());

@@ -23,6 +23,9 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Tells the kernel the pages of [p, p + n) within the mapping are not needed now (they are
+  // re-read from the file if touched again). Lowers resident memory after weights were copied.
+  void release(const uint8_t* p, uint64_t n) const;
 
  private:
   const uint8_t* data_ = nullptr;

@@ -96,7 +96,12 @@ void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const std::ve
     for (int j = 0; j < nb; ++j)
       std::copy(inputs.begin() + (size_t)good[start + j] * stride, inputs.begin() + (size_t)(good[start + j] + 1) * stride,
                 chunk.begin() + (size_t)j * stride);
-    Status s = run(nb, chunk.data(), emb.data());
+    Status s;
+    try {
+      s = run(nb, chunk.data(), emb.data());
+    } catch (const std::bad_alloc&) {
+      s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory in the forward pass (batch of " + std::to_string(nb) + ")");
+    }
     for (int j = 0; j < nb; ++j) {
       const int i = good[start + j];
       if (s.ok()) std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, out + (size_t)i * D);

@@ -38,7 +38,10 @@ class CpuBackend final : public Backend {
     return Status::Ok();
   }
 
-  W weight(const std::string& name) override { return model_.cpu_weight(name); }
+  // GEMM weights are handed out as packed matrices (const cpu::PackedW*), the rest as f32 arrays.
+  W weight(const std::string& name) override {
+    return Model::is_gemm_weight(name) ? static_cast<W>(model_.cpu_packed(name)) : static_cast<W>(model_.cpu_weight(name));
+  }
 
   Status patch_embed(int B, int S, int P, int C, const float* pixels, W conv, Buf out) override {
     omp_set_num_threads(n_threads_);
@@ -51,7 +54,7 @@ class CpuBackend final : public Backend {
       pixels = cropped_.data();
     }
     cpu::im2col_patches(B, SG, P, pixels, b(Buf::COLS));
-    cpu::gemm(B * N, C, 3 * P * P, b(Buf::COLS), 3 * P * P, f(conv), 3 * P * P, nullptr, cpu::Act::None, nullptr, 0, b(out), C);
+    cpu::gemm_packed(B * N, packed(conv), b(Buf::COLS), 3 * P * P, nullptr, cpu::Act::None, nullptr, 0, b(out), C);
     return Status::Ok();
   }
 
@@ -69,14 +72,15 @@ class CpuBackend final : public Backend {
     return Status::Ok();
   }
 
-  Status text_tokens(int B, int T, int C, const int32_t* ids, W token_embed, W pos, Buf out) override {
+  Status text_tokens(int B, const int* offsets, int C, const int32_t* ids, W token_embed, W pos, Buf out) override {
     const float *te = f(token_embed), *ps = f(pos);
     float* o = b(out);
-    for (int r = 0; r < B * T; ++r) {
-      const float* e = te + (size_t)ids[r] * C;
-      const float* p = ps + (size_t)(r % T) * C;
-      for (int c = 0; c < C; ++c) o[(size_t)r * C + c] = e[c] + p[c];
-    }
+    for (int bi = 0; bi < B; ++bi)
+      for (int r = offsets[bi]; r < offsets[bi + 1]; ++r) {
+        const float* e = te + (size_t)ids[r] * C;
+        const float* p = ps + (size_t)(r - offsets[bi]) * C;
+        for (int c = 0; c < C; ++c) o[(size_t)r * C + c] = e[c] + p[c];
+      }
     return Status::Ok();
   }
 
@@ -88,13 +92,22 @@ class CpuBackend final : public Backend {
 
   Status gemm(int M, int N, int K, Buf A, W w, W bias, Act act, const Buf* residual, Buf out) override {
     omp_set_num_threads(n_threads_);
-    cpu::gemm(M, N, K, b(A), K, f(w), K, f(bias), to_cpu(act), residual ? b(*residual) : nullptr, N, b(out), N);
+    cpu::gemm_packed(M, packed(w), b(A), K, f(bias), to_cpu(act), residual ? b(*residual) : nullptr, N, b(out), N);
     return Status::Ok();
   }
 
-  Status attention(int B, int T, int NH, int HD, Buf qkv, Buf out, bool causal) override {
+  Status attention(int B, const int* offsets, int max_len, int NH, int HD, Buf qkv, Buf out, bool causal) override {
     omp_set_num_threads(n_threads_);
-    cpu::attention(B, T, NH, HD, b(qkv), b(out), causal, nullptr);
+    const size_t C = (size_t)NH * HD;
+    bool uniform = true;  // equal lengths (the vision tower): one call, parallel over the whole batch
+    for (int bi = 0; bi <= B; ++bi) uniform = uniform && offsets[bi] == bi * max_len;
+    if (uniform) {
+      cpu::attention(B, max_len, NH, HD, b(qkv), b(out), causal, nullptr);
+      return Status::Ok();
+    }
+    for (int bi = 0; bi < B; ++bi)
+      cpu::attention(1, offsets[bi + 1] - offsets[bi], NH, HD, b(qkv) + (size_t)offsets[bi] * 3 * C,
+                     b(out) + (size_t)offsets[bi] * C, causal, nullptr);
     return Status::Ok();
   }
 
@@ -112,6 +125,7 @@ class CpuBackend final : public Backend {
  private:
   float* b(Buf id) { return bufs_[(int)id].data(); }
   static const float* f(W w) { return static_cast<const float*>(w); }
+  static const cpu::PackedW& packed(W w) { return *static_cast<const cpu::PackedW*>(w); }
 
   const Model& model_;
   int n_threads_;

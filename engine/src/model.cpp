@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "base/half.hpp"
+#include "cuclip/cpu_ops.hpp"
 
 namespace cuclip {
 
@@ -55,30 +56,51 @@ Status Model::load(const std::string& path, const cuclip_model_params& params, s
   return Status::Ok();
 }
 
+bool Model::is_gemm_weight(const std::string& name) {
+  auto ends = [&](const char* suf) { return name.size() >= std::strlen(suf) && name.compare(name.size() - std::strlen(suf), std::string::npos, suf) == 0; };
+  return ends("attn.qkv.weight") || ends("attn.out.weight") || ends("mlp.fc1.weight") || ends("mlp.fc2.weight") ||
+         name == "vision.proj.weight" || name == "text.proj.weight" || name == "vision.patch_embed.weight";
+}
+
+// Prepares every tensor for the CPU backend once: GEMM weights packed (then their mapped pages
+// released), the rest as f32 views of the mapping or widened copies.
 const float* Model::cpu_weight(const std::string& name) const {
   std::call_once(cpu_once_, [this] {
-    cpu_widened_.reserve(file_->tensors().size());
     for (const TensorInfo& t : file_->tensors()) {
-      if (t.dtype == DType::F32 && reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0) {
-        cpu_ptrs_[t.name] = reinterpret_cast<const float*>(t.data);
-        continue;
-      }
-      std::vector<float> w((size_t)t.numel());
+      std::vector<float> wide;
+      const float* src;
       if (t.dtype == DType::F32) {
-        std::memcpy(w.data(), t.data, t.bytes);
+        src = reinterpret_cast<const float*>(t.data);  // 256-byte aligned in the mapping
       } else {
-        for (size_t i = 0; i < w.size(); ++i) {
+        wide.resize((size_t)t.numel());
+        for (size_t i = 0; i < wide.size(); ++i) {
           uint16_t h;
           std::memcpy(&h, t.data + 2 * i, 2);
-          w[i] = t.dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+          wide[i] = t.dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
         }
+        src = wide.data();
       }
-      cpu_widened_.push_back(std::move(w));
-      cpu_ptrs_[t.name] = cpu_widened_.back().data();
+      if (is_gemm_weight(t.name)) {
+        const int N = (int)t.shape[0], K = (int)(t.numel() / t.shape[0]);
+        cpu_packed_[t.name] = cpu::pack_weights(N, K, src, K);
+        file_->release(t);
+        continue;
+      }
+      if (!wide.empty()) {
+        cpu_widened_.push_back(std::move(wide));
+        src = cpu_widened_.back().data();
+      }
+      cpu_ptrs_[t.name] = src;
     }
   });
   auto it = cpu_ptrs_.find(name);
   return it == cpu_ptrs_.end() ? nullptr : it->second;
+}
+
+const cpu::PackedW* Model::cpu_packed(const std::string& name) const {
+  cpu_weight(name);  // builds everything on first use
+  auto it = cpu_packed_.find(name);
+  return it == cpu_packed_.end() ? nullptr : it->second.get();
 }
 
 Model::BackendState* Model::backend_state(const std::string& key, const std::function<std::unique_ptr<BackendState>()>& make) const {

@@ -15,6 +15,10 @@
 
 namespace cuclip {
 
+namespace cpu {
+struct PackedW;  // cuclip/cpu_ops.hpp
+}
+
 class Model {
  public:
   static Status load(const std::string& path, const cuclip_model_params& params, std::unique_ptr<Model>* out);
@@ -29,6 +33,11 @@ class Model {
   // f32 weights for the CPU backend: f32 tensors straight from the mapping, f16/bf16 ones widened
   // once (on first use, thread-safe) and kept for the model's lifetime. Null for unknown names.
   const float* cpu_weight(const std::string& name) const;
+  // GEMM weights (every [out, in] matrix and the patch-embedding conv seen as [C, 3*P*P]) packed
+  // once for the CPU GEMM's microkernel; their mapped pages are released after packing, so an
+  // f32 model is resident about once. Null for other names.
+  const cpu::PackedW* cpu_packed(const std::string& name) const;
+  static bool is_gemm_weight(const std::string& name);
 
   // Opaque per-backend state owned by the model (e.g. CUDA weights per device), created on demand.
   struct BackendState {
@@ -44,6 +53,7 @@ class Model {
   mutable std::once_flag cpu_once_;
   mutable std::unordered_map<std::string, const float*> cpu_ptrs_;
   mutable std::vector<std::vector<float>> cpu_widened_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const cpu::PackedW>> cpu_packed_;
   mutable std::mutex state_mu_;
   mutable std::unordered_map<std::string, std::unique_ptr<BackendState>> states_;
 };

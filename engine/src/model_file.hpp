@@ -67,6 +67,8 @@ class ModelFile {
   // Recomputes every tensor's CRC32 and scans float data for NaN/Inf. Returns CUCLIP_ERR_CHECKSUM
   // (or CUCLIP_ERR_INVALID_MODEL for non-finite weights) naming every failing tensor.
   Status verify() const;
+  // Drops the resident pages of a tensor's data (see MappedFile::release); no-op for parse().
+  void release(const TensorInfo& t) const { map_.release(t.data, t.bytes); }
 
  private:
   MappedFile map_;
