@@ -12,11 +12,21 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "installing: ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# With the CUDA toolkit but without cuobjdump (the toolkit here ships only the compiler), fetch
+# NVIDIA's cuobjdump wheel from PyPI so the tests can check the kernels' SASS for HMMA. Best
+# effort: without it those checks are not registered.
+tools="${CUCLIP_TOOLS_DIR:-$HOME/.cache/cuclip-tools}"
+if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
+  if ! command -v cuobjdump >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/cuobjdump ] && [ ! -x "$tools/nvidia/cu13/bin/cuobjdump" ]; then
+    python3 -m pip install --quiet --disable-pip-version-check --target "$tools" nvidia-cuda-cuobjdump==13.2.51 >/dev/null 2>&1 ||
+      echo "note: could not install cuobjdump from PyPI; the SASS checks will be skipped" >&2
+  fi
+fi

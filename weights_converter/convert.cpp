@@ -274,7 +274,8 @@ Status hf_preprocess(const std::string& dir, int image_size, PreprocessConfig* p
   if (!c.get_bool("do_resize", true) || !c.get_bool("do_center_crop", true) || !c.get_bool("do_normalize", true) || !c.get_bool("do_rescale", true))
     return Err(CUCLIP_ERR_INVALID_MODEL, path + ": do_resize, do_center_crop, do_rescale and do_normalize must all be true");
   if (crop != image_size) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": crop_size " + std::to_string(crop) + " differs from the vision image_size " + std::to_string(image_size));
-  if (resize != crop) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": resizing to " + std::to_string(resize) + " before a " + std::to_string(crop) + " crop is not supported");
+  if (resize < crop) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": resizing to " + std::to_string(resize) + " before a " + std::to_string(crop) + " crop is not supported");
+  p->resize_size = resize == crop ? 0 : resize;
   const double rescale = c.get_num("rescale_factor", 1.0 / 255);
   if (std::fabs(rescale - 1.0 / 255) > 1e-12) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": rescale_factor must be 1/255");
   int resample = c.get_int("resample", 3, 0, 5);

@@ -10,6 +10,7 @@ namespace cuclip {
 img::Preset preset_from_config(const PreprocessConfig& p) {
   img::Preset r;
   r.size = p.size;
+  r.resize_size = p.resize_size;
   r.resize_mode = p.resize_mode == ResizeMode::Shortest ? img::ResizeMode::Shortest
                   : p.resize_mode == ResizeMode::Squash ? img::ResizeMode::Squash : img::ResizeMode::Longest;
   r.interp = p.interpolation == Interpolation::Bicubic ? img::Interp::Bicubic

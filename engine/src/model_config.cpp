@@ -166,6 +166,7 @@ Status config_from_json(const json& j, ModelConfig* out) {
 
 json preprocess_to_json(const PreprocessConfig& p) {
   return json{{"size", p.size},
+              {"resize_size", p.resize_size},
               {"resize_mode", p.resize_mode == ResizeMode::Shortest ? "shortest" : p.resize_mode == ResizeMode::Squash ? "squash" : "longest"},
               {"interpolation", p.interpolation == Interpolation::Bicubic ? "bicubic" : p.interpolation == Interpolation::Bilinear ? "bilinear" : "nearest"},
               {"mean", {p.mean[0], p.mean[1], p.mean[2]}},
@@ -188,6 +189,7 @@ Status preprocess_from_json(const json& j, PreprocessConfig* out) {
                                                                                               : ConvertOrder::ResizeCropThenRgb;
   p.crop_rounding = r.get_enum("crop_rounding", {"round", "floor"}) == "floor" ? CropRounding::Floor : CropRounding::Round;
   p.fill = r.get_int("fill", 0, 255);
+  p.resize_size = j.contains("resize_size") ? r.get_int("resize_size", 0, kMaxImage) : 0;
   CUCLIP_TRY(r.st);
   for (const char* key : {"mean", "std"}) {
     if (!j.contains(key) || !j[key].is_array() || j[key].size() != 3)

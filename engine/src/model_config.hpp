@@ -60,6 +60,7 @@ enum class CropRounding { Round, Floor };
 
 struct PreprocessConfig {
   int size = 224;  // output side
+  int resize_size = 0;  // shortest side before the center crop (transformers' size.shortest_edge); 0 = size
   ResizeMode resize_mode = ResizeMode::Shortest;
   Interpolation interpolation = Interpolation::Bicubic;
   float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
