@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config git
       catch2 libstb-dev nlohmann-json3-dev zlib1g-dev
-      libutf8proc-dev libpcre2-dev libicu-dev
+      libicu-dev
       libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev
       libopenblas-dev)
 missing=()

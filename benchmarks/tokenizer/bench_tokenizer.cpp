@@ -4,14 +4,15 @@
 //   captions  the corpus's short English captions
 //   long      the corpus's long texts (20-120 captions each, hundreds of tokens)
 // Each measurement: one warm-up pass (fills the BPE cache, as in steady-state use), then the
-// median of 5 timed passes. Prints one line per configuration and a final JSON line that
+// median of 5 timed passes, timed in thread CPU time so that other load on a shared machine does
+// not count (the Python side uses process CPU time likewise). Prints one line per configuration and a final JSON line that
 // benchmarks/tokenizer/bench_tokenizer.py reads to compute ratios against open_clip and HF.
 //
 //   bench_tokenizer [path/to/golden.jsonl.gz]
 #include <zlib.h>
 
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -50,14 +51,20 @@ bool read_golden(const std::string& path, Corpus* golden, Corpus* captions, Corp
   return true;
 }
 
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 template <typename F>
 double median_seconds(F&& run) {
   run();  // warm-up
   std::vector<double> t;
   for (int rep = 0; rep < 5; ++rep) {
-    auto t0 = std::chrono::steady_clock::now();
+    const double t0 = thread_cpu_seconds();
     run();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    t.push_back(thread_cpu_seconds() - t0);
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];

@@ -6,7 +6,8 @@ the ratios to cuclip's numbers.
   /work/venv-ref/bin/python benchmarks/tokenizer/bench_tokenizer.py --cpp build/tokenizer/bench_tokenizer
 
 Measurement: one warm-up pass (fills the caches of every implementation), then the median of
-`--reps` passes. HF is timed two ways: encode_batch on one Rayon thread (Rust throughput, no
+`--reps` passes, in process CPU time (the C++ side uses thread CPU time) so that other load on a
+shared machine does not distort the ratios. HF is timed two ways: encode_batch on one Rayon thread (Rust throughput, no
 per-text Python overhead) and one __call__ per text (what a Python user pays).
 """
 import argparse
@@ -43,9 +44,9 @@ def median_time(fn, reps):
     fn()
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return statistics.median(times)
 
 

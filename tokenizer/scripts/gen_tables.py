@@ -169,6 +169,8 @@ def gen_char_tables() -> str:
     ligatures = dict(ftfy.chardata.LIGATURES)
     c1 = {b: bytes([b]).decode("latin-1").encode("latin-1").decode("sloppy-windows-1252") for b in range(0x80, 0xA0)}
     controls = [cp for cp in ftfy.chardata.CONTROL_CHARS]
+    # ftfy.cpp's is_removed_control() rejects everything outside these ranges without a lookup.
+    assert all(cp < 0x20 or cp == 0x7F or 0x206A <= cp <= 0xFFFC for cp in controls)
     py_space = [cp for cp in all_code_points() if chr(cp).isspace()]
     re_space = [cp for cp in all_code_points() if regex.match(r"\s", chr(cp))]
     ws = normalizers.Replace(tokenizers.Regex(r"\s+"), " ")

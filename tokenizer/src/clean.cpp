@@ -14,19 +14,31 @@ void openclip_clean(std::u32string_view text, const FtfyOptions& ftfy_options, U
     a.swap(b);
   }
   // strip() and " ".join(text.split()) with Python's whitespace; strip() after the join is a no-op.
-  b.clear();
-  b.reserve(a.size());
+  // Without a capital sigma, lower() is per character and can be fused into the same loop.
+  const bool has_sigma = a.find(char32_t{0x3A3}) != U32String::npos;
+  U32String& collapsed = has_sigma ? b : *out;
+  collapsed.resize(2 * a.size());  // U+0130 lowercases to two code points
+  char32_t* const begin = collapsed.data();
+  char32_t* w = begin;
   bool pending_space = false;
   for (char32_t c : a) {
     if (is_python_space(c)) {
-      pending_space = !b.empty();
+      pending_space = w != begin;
       continue;
     }
-    if (pending_space) b.push_back(U' ');
+    if (pending_space) *w++ = U' ';
     pending_space = false;
-    b.push_back(c);
+    if (has_sigma) {
+      *w++ = c;
+    } else if (c == 0x130) {
+      *w++ = U'i';
+      *w++ = 0x307;
+    } else {
+      *w++ = simple_lower(c);
+    }
   }
-  lower_python(b, out);
+  collapsed.resize(static_cast<size_t>(w - begin));
+  if (has_sigma) lower_python(b, out);
 }
 
 void hf_normalize(std::u32string_view text, U32String* out) {

@@ -28,6 +28,7 @@ bool has_char_fix(char32_t c) {
 }
 
 bool is_removed_control(char32_t c) {
+  if ((c >= 0x20 && c < 0x7F) || (c >= 0x80 && c < 0x206A) || c > 0xFFFC) return false;  // ftfy's list has none there
   return std::binary_search(kFtfyControlChars, kFtfyControlChars + kFtfyControlCharsCount, c);
 }
 
@@ -109,23 +110,42 @@ void remove_control_chars(const U32String& in, U32String* out) {
   out->clear();
   out->reserve(in.size());
   for (char32_t c : in) {
-    if ((c < 0x20 || (c >= 0x7F && c <= 0xFFFC)) && is_removed_control(c)) continue;
+    if (is_removed_control(c)) continue;
     out->push_back(c);
   }
 }
 
-// One pass of fix_and_explain's loop. fix_surrogates has nothing to do: our text comes from valid
-// UTF-8 and no fixer produces a surrogate.
+bool is_line_break_char(char32_t c) { return c == '\r' || c == 0x2028 || c == 0x2029 || c == 0x85; }
+
+// One pass of fix_and_explain's loop. Each fixer runs only when the text holds a character it
+// could change (a cheap scan instead of a copy). fix_surrogates has nothing to do: our text comes
+// from valid UTF-8 and no fixer produces a surrogate.
 void fix_pass(const U32String& in, bool unescape_html, U32String* out) {
-  U32String a, b;
-  if (unescape_html && in.find(U'&') != U32String::npos) ftfy_unescape_html(in, &a);
-  else a = in;
-  apply_char_fixers(a, &b);
-  fix_line_breaks(b, &a);
-  remove_terminal_escapes(a, &b);
-  remove_control_chars(b, &a);
-  nfc_in_place(&a, NfcFlavor::Python);
-  out->swap(a);
+  U32String& cur = *out;
+  cur = in;
+  U32String tmp;
+  auto contains = [&cur](auto pred) { return std::any_of(cur.begin(), cur.end(), pred); };
+  if (unescape_html && cur.find(U'&') != U32String::npos) {
+    ftfy_unescape_html(cur, &tmp);
+    cur.swap(tmp);
+  }
+  if (contains(has_char_fix)) {
+    apply_char_fixers(cur, &tmp);
+    cur.swap(tmp);
+  }
+  if (contains(is_line_break_char)) {
+    fix_line_breaks(cur, &tmp);
+    cur.swap(tmp);
+  }
+  if (cur.find(char32_t{0x1B}) != U32String::npos) {
+    remove_terminal_escapes(cur, &tmp);
+    cur.swap(tmp);
+  }
+  if (contains(is_removed_control)) {
+    remove_control_chars(cur, &tmp);
+    cur.swap(tmp);
+  }
+  nfc_in_place(&cur, NfcFlavor::Python);
 }
 
 void fix_segment(std::u32string_view segment, bool unescape_html, int max_passes, U32String* out) {

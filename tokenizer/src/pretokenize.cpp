@@ -14,7 +14,7 @@ bool fold_equal(char32_t t, char32_t p) {
   if (t == p) return true;
   if (p < 0x80 && ((p | 0x20) >= 'a' && (p | 0x20) <= 'z')) {
     const char lower = static_cast<char>(p | 0x20);
-    if (t < 0x80) return static_cast<char32_t>(t | 0x20) == static_cast<char32_t>(lower) && ((t | 0x20) >= 'a');
+    if (t < 0x80) return (t | 0x20) == static_cast<char32_t>(lower);
     for (size_t i = 0; i < kRegexAsciiFoldsCount; ++i)
       if (kRegexAsciiFolds[i].cp == t && kRegexAsciiFolds[i].letter == lower) return true;
   }

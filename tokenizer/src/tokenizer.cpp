@@ -34,7 +34,7 @@ struct Tokenizer::Impl {
   detail::BpeModel bpe;
   std::vector<detail::SpecialString> specials;  // SOT then EOT, as vocab strings
 
-  // Tokenizes `utf8` (already validated) and appends at most max_tokens content ids.
+  // Tokenizes decoded text and appends at most max_tokens content ids.
   // prefix_last_segment_has_lt: see detail::FtfyOptions::last_segment_has_lt.
   void encode_text(const U32String& text, size_t max_tokens, bool prefix_last_segment_has_lt,
                    std::vector<int32_t>* ids) const;

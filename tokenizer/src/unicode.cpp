@@ -59,31 +59,15 @@ Status decode_utf8_impl(std::string_view in, Emit emit) {
 }  // namespace
 
 Status decode_utf8(std::string_view in, U32String* out) {
-  out->clear();
-  out->reserve(in.size());
-  return decode_utf8_impl(in, [out](char32_t c) { out->push_back(c); });
+  out->resize(in.size());  // never more code points than bytes
+  char32_t* w = out->data();
+  Status s = decode_utf8_impl(in, [&w](char32_t c) { *w++ = c; });
+  out->resize(s.ok() ? static_cast<size_t>(w - out->data()) : 0);
+  return s;
 }
 
 Status validate_utf8(std::string_view in) {
   return decode_utf8_impl(in, [](char32_t) {});
-}
-
-void append_utf8(char32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 std::string to_utf8(std::u32string_view s) {
@@ -93,35 +77,26 @@ std::string to_utf8(std::u32string_view s) {
   return out;
 }
 
-CharClass char_class(char32_t cp) {
-  if (cp < 0x80) {
-    if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return CharClass::Letter;
-    if (cp >= '0' && cp <= '9') return CharClass::Number;
-    return CharClass::Other;
-  }
+CharClass char_class_non_ascii(char32_t cp) {
   const uint32_t mask = U_GET_GC_MASK(static_cast<UChar32>(cp));
   if (mask & U_GC_L_MASK) return CharClass::Letter;
   if (mask & U_GC_N_MASK) return CharClass::Number;
   return CharClass::Other;
 }
 
-bool is_python_space(char32_t cp) {
-  if (cp == ' ') return true;
-  // Every Unicode space lies in [U+0009, U+3000] and none in (U+00A0, U+1680).
-  if (cp < 0x09 || (cp > 0x20 && cp < 0x85) || (cp > 0xA0 && cp < 0x1680) || cp > 0x3000) return false;
-  return in_sorted(kPythonSpaces, kPythonSpacesCount, cp);
+namespace {
+// Every non-ASCII Unicode space lies in [U+0085, U+3000] and none in (U+00A0, U+1680).
+bool may_be_space(char32_t cp) { return cp >= 0x85 && cp <= 0x3000 && !(cp > 0xA0 && cp < 0x1680); }
+}  // namespace
+
+bool is_python_space_non_ascii(char32_t cp) {
+  return may_be_space(cp) && in_sorted(kPythonSpaces, kPythonSpacesCount, cp);
 }
-bool is_regex_space(char32_t cp) {
-  if (cp == ' ') return true;
-  // Every Unicode space lies in [U+0009, U+3000] and none in (U+00A0, U+1680).
-  if (cp < 0x09 || (cp > 0x20 && cp < 0x85) || (cp > 0xA0 && cp < 0x1680) || cp > 0x3000) return false;
-  return in_sorted(kRegexSpaces, kRegexSpacesCount, cp);
+bool is_regex_space_non_ascii(char32_t cp) {
+  return may_be_space(cp) && in_sorted(kRegexSpaces, kRegexSpacesCount, cp);
 }
-bool is_hf_space(char32_t cp) {
-  if (cp == ' ') return true;
-  // Every Unicode space lies in [U+0009, U+3000] and none in (U+00A0, U+1680).
-  if (cp < 0x09 || (cp > 0x20 && cp < 0x85) || (cp > 0xA0 && cp < 0x1680) || cp > 0x3000) return false;
-  return in_sorted(kHfSpaces, kHfSpacesCount, cp);
+bool is_hf_space_non_ascii(char32_t cp) {
+  return may_be_space(cp) && in_sorted(kHfSpaces, kHfSpacesCount, cp);
 }
 
 bool is_decimal_digit(char32_t cp) {
@@ -131,10 +106,12 @@ bool is_decimal_digit(char32_t cp) {
 
 namespace {
 
-char32_t simple_lower(char32_t cp) {
-  if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 0x20 : cp;
-  return static_cast<char32_t>(u_tolower(static_cast<UChar32>(cp)));
-}
+
+}  // namespace
+
+char32_t simple_lower_non_ascii(char32_t cp) { return static_cast<char32_t>(u_tolower(static_cast<UChar32>(cp))); }
+
+namespace {
 
 bool is_cased(char32_t cp) { return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_CASED); }
 bool is_case_ignorable(char32_t cp) { return u_hasBinaryProperty(static_cast<UChar32>(cp), UCHAR_CASE_IGNORABLE); }
