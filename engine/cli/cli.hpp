@@ -63,5 +63,6 @@ int cmd_preprocess(Args& a);
 int cmd_embed(Args& a);
 int cmd_classify(Args& a);
 int cmd_similarity(Args& a);
+int cmd_bench(Args& a);
 
 }  // namespace cli

@@ -252,10 +252,12 @@ int mean_tokens(cuclip_model* m, const std::vector<std::string>& texts) {
   for (const std::string& t : texts) {
     int n = 0;
     if (cuclip_tokenize(m, t.c_str(), 0, ids.data(), L, &n) != CUCLIP_OK) return L;
-    int len = 1;
-    for (int i = 0; i < n; ++i)
-      if (ids[i] != 0) len = i + 1;
-    sum += len;
+    // The forward runs up to the pooled token: the first EOT, which is also the highest id (the
+    // argmax rule); padding may be 0 or EOT, so it cannot be told apart by value.
+    int pooled = 0;
+    for (int i = 1; i < n; ++i)
+      if (ids[i] > ids[pooled]) pooled = i;
+    sum += pooled + 1;
   }
   return texts.empty() ? L : (int)std::lround(sum / texts.size());
 }
@@ -454,6 +456,8 @@ void print_table(const json& report) {
     if (m.contains("e2e_files") && m["e2e_files"].contains("total_s_median"))
       std::printf("  end to end: %d image files (load + decode + preprocess + forward) in %.3f s median of 3 = %.1f images/s\n",
                   m["e2e_files"]["n_images"].get<int>(), m["e2e_files"]["total_s_median"].get<double>(), m["e2e_files"]["images_per_s"].get<double>());
+    if (m.contains("e2e_files") && m["e2e_files"].contains("decode_preprocess_serial_s"))
+      std::printf("  of which decode + preprocess alone, serially: %.3f s\n", m["e2e_files"]["decode_preprocess_serial_s"].get<double>());
   }
   for (const json& s : report["skipped_shapes"])
     std::printf("skipped shape %s: %s\n", s["shape"].get<std::string>().c_str(), s["reason"].get<std::string>().c_str());

@@ -15,6 +15,7 @@ static const char* kUsage =
     "  preprocess  write images as the model sees them (.npy)\n"
     "  info        print a model's configuration (JSON)\n"
     "  verify      check every tensor checksum of a model file\n"
+    "  bench       images/s, texts/s, latency and memory on standard shapes or a model\n"
     "Every command takes -m MODEL (default: the bundled shapes model) and --help.\n";
 
 int main(int argc, char** argv) {
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     if (cmd == "embed") return cli::cmd_embed(a);
     if (cmd == "classify") return cli::cmd_classify(a);
     if (cmd == "similarity") return cli::cmd_similarity(a);
+    if (cmd == "bench") return cli::cmd_bench(a);
   } catch (const cli::UsageError& e) {
     std::fprintf(stderr, "cuclip %s: %s (see cuclip %s --help)\n", cmd.c_str(), e.msg.c_str(), cmd.c_str());
     return 1;

@@ -5,6 +5,10 @@
 // Activations live in backend memory (host for CPU, device for CUDA) in the backend's compute
 // dtype; the forward refers to them through Buf handles into one workspace arena sized at
 // reserve(). Weights are referenced by W handles obtained once from weight(name).
+//
+// A forward always starts with patch_embed (vision) or text_tokens (text) and ends with
+// normalize_to_host, the only op whose results the host reads: a backend may defer the device work
+// in between (the CUDA backend captures whole forwards into graphs).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -52,14 +56,20 @@ class Backend {
   // out[b*T + 0] = class + pos[0]; out[b*T + 1 + i] = patches[b*N + i] + pos[1 + i]; then
   // LayerNorm(ln_w, ln_b) when ln_w is not null. T = N + 1.
   virtual Status vision_tokens(int B, int N, int C, Buf patches, W cls, W pos, W ln_w, W ln_b, float eps, Buf out) = 0;
-  // out[b*T + t] = token_embed[ids[b*T + t]] + pos[t]; ids are host int32, already validated.
-  virtual Status text_tokens(int B, int T, int C, const int32_t* host_ids, W token_embed, W pos, Buf out) = 0;
+  // Token sequences packed back to back, without padding: sequence b is rows offsets[b] ..
+  // offsets[b+1]-1 (host_offsets: int32[B+1], offsets[0] = 0). out[r] = token_embed[ids[r]] +
+  // pos[r - offsets[b]] for each row r of sequence b; ids are host int32[offsets[B]], validated.
+  virtual Status text_tokens(int B, const int* host_offsets, int C, const int32_t* host_ids, W token_embed, W pos,
+                             Buf out) = 0;
   // y[r] = LayerNorm(x[r]) * w + b for r < rows, rows of width C.
   virtual Status layernorm(int rows, int C, Buf x, W w, W b, float eps, Buf y) = 0;
   // out[M, N] = act(A[M, K] . Wt[N, K]^T + bias) (+ residual[M, N], which may be out itself).
   virtual Status gemm(int M, int N, int K, Buf A, W w, W bias, Act act, const Buf* residual, Buf out) = 0;
-  // Multi-head attention over qkv[B*T, 3C] (C = NH*HD) into out[B*T, C], scale HD^-0.5.
-  virtual Status attention(int B, int T, int NH, int HD, Buf qkv, Buf out, bool causal) = 0;
+  // Multi-head attention over qkv[rows, 3C] (C = NH*HD) into out[rows, C], scale HD^-0.5, for B
+  // sequences packed as for text_tokens (each at most max_len rows): a row attends only to rows of
+  // its own sequence (causal: to those at or before it).
+  virtual Status attention(int B, const int* host_offsets, int max_len, int NH, int HD, Buf qkv, Buf out,
+                           bool causal) = 0;
   // out[b] = x[host_rows[b]] for b < B.
   virtual Status gather_rows(int B, int C, Buf x, const int* host_rows, Buf out) = 0;
   // L2-normalizes x[B, D] and copies it to host memory.

@@ -10,14 +10,27 @@ namespace cuclip {
 
 namespace {
 
+// Where each of B token sequences starts in the packed rows: offsets[b] .. offsets[b+1]-1.
+struct Packing {
+  int B = 0, max_len = 0;
+  std::vector<int> offsets;  // B + 1 entries
+  int rows() const { return offsets.back(); }
+};
+
+Packing uniform_packing(int B, int T) {
+  Packing pk{B, T, std::vector<int>((size_t)B + 1)};
+  for (int b = 0; b <= B; ++b) pk.offsets[(size_t)b] = b * T;
+  return pk;
+}
+
 // One pre-LN residual block: x += attn(ln1(x)); x += mlp(ln2(x)).
-Status block(Backend& be, const TowerConfig& tw, const std::string& p, int B, int T, bool causal) {
-  const int C = tw.width, M = tw.mlp_dim, rows = B * T;
+Status block(Backend& be, const TowerConfig& tw, const std::string& p, const Packing& pk, bool causal) {
+  const int C = tw.width, M = tw.mlp_dim, rows = pk.rows();
   const Buf x = Buf::X;
   CUCLIP_TRY(be.layernorm(rows, C, x, be.weight(p + "ln1.weight"), be.weight(p + "ln1.bias"), tw.ln_eps, Buf::Y));  // ln1 (C), (C)
   CUCLIP_TRY(be.gemm(rows, 3 * C, C, Buf::Y, be.weight(p + "attn.qkv.weight"), be.weight(p + "attn.qkv.bias"),    // (3C, C), (3C)
                      Act::None, nullptr, Buf::QKV));
-  CUCLIP_TRY(be.attention(B, T, tw.heads, tw.head_dim, Buf::QKV, Buf::ATTN, causal));
+  CUCLIP_TRY(be.attention(pk.B, pk.offsets.data(), pk.max_len, tw.heads, tw.head_dim, Buf::QKV, Buf::ATTN, causal));
   CUCLIP_TRY(be.gemm(rows, C, C, Buf::ATTN, be.weight(p + "attn.out.weight"), be.weight(p + "attn.out.bias"),     // (C, C), (C)
                      Act::None, &x, x));
   CUCLIP_TRY(be.layernorm(rows, C, x, be.weight(p + "ln2.weight"), be.weight(p + "ln2.bias"), tw.ln_eps, Buf::Y));  // ln2 (C), (C)
@@ -40,7 +53,8 @@ Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pi
                               be.weight("vision.pos_embed"),                          // (T, C)
                               v.ln_pre ? be.weight("vision.ln_pre.weight") : nullptr, // (C)
                               v.ln_pre ? be.weight("vision.ln_pre.bias") : nullptr, v.ln_eps, Buf::X));
-  for (int i = 0; i < v.layers; ++i) CUCLIP_TRY(block(be, v, layer_prefix("vision", i), B, T, /*causal=*/false));
+  const Packing pk = uniform_packing(B, T);
+  for (int i = 0; i < v.layers; ++i) CUCLIP_TRY(block(be, v, layer_prefix("vision", i), pk, /*causal=*/false));
   std::vector<int> cls_rows(B);
   for (int b = 0; b < B; ++b) cls_rows[b] = b * T;
   CUCLIP_TRY(be.gather_rows(B, C, Buf::X, cls_rows.data(), Buf::POOL));
@@ -65,20 +79,23 @@ int text_pool_index(const TextConfig& t, const int32_t* ids) {
 Status encode_token_ids(Backend& be, const ModelConfig& cfg, int B, const int32_t* ids, float* out) {
   const TextConfig& t = cfg.text;
   const int C = t.width, L = t.context_length, D = cfg.embed_dim;
-  // Causal attention: the pooled row depends only on rows at or before it, so run at the longest
-  // prefix the batch needs.
+  // Causal attention: the pooled row depends only on rows at or before it, so each sequence is cut
+  // after its pooled token and the sequences are packed back to back (no padding to L).
+  Packing pk{B, 1, std::vector<int>((size_t)B + 1, 0)};
   std::vector<int> pool(B);
-  int T = 1;
   for (int b = 0; b < B; ++b) {
     pool[b] = text_pool_index(t, ids + (size_t)b * L);
-    T = std::max(T, pool[b] + 1);
+    pk.offsets[(size_t)b + 1] = pk.offsets[(size_t)b] + pool[b] + 1;
+    pk.max_len = std::max(pk.max_len, pool[b] + 1);
   }
-  std::vector<int32_t> cut((size_t)B * T);
-  for (int b = 0; b < B; ++b) std::copy(ids + (size_t)b * L, ids + (size_t)b * L + T, cut.begin() + (size_t)b * T);
-  CUCLIP_TRY(be.text_tokens(B, T, C, cut.data(), be.weight("text.token_embed"), be.weight("text.pos_embed"), Buf::X));  // (V, C), (L, C)
-  for (int i = 0; i < t.layers; ++i) CUCLIP_TRY(block(be, t, layer_prefix("text", i), B, T, /*causal=*/true));
+  std::vector<int32_t> packed((size_t)pk.rows());
+  for (int b = 0; b < B; ++b)
+    std::copy(ids + (size_t)b * L, ids + (size_t)b * L + pool[b] + 1, packed.begin() + pk.offsets[(size_t)b]);
+  CUCLIP_TRY(be.text_tokens(B, pk.offsets.data(), C, packed.data(), be.weight("text.token_embed"),  // (V, C)
+                            be.weight("text.pos_embed"), Buf::X));                                   // (L, C)
+  for (int i = 0; i < t.layers; ++i) CUCLIP_TRY(block(be, t, layer_prefix("text", i), pk, /*causal=*/true));
   std::vector<int> rows(B);
-  for (int b = 0; b < B; ++b) rows[b] = b * T + pool[b];
+  for (int b = 0; b < B; ++b) rows[b] = pk.offsets[(size_t)b] + pool[b];
   CUCLIP_TRY(be.gather_rows(B, C, Buf::X, rows.data(), Buf::POOL));
   CUCLIP_TRY(be.layernorm(B, C, Buf::POOL, be.weight("text.ln_final.weight"), be.weight("text.ln_final.bias"), t.ln_eps, Buf::POOL2));
   CUCLIP_TRY(be.gemm(B, D, C, Buf::POOL2, be.weight("text.proj.weight"), nullptr, Act::None, nullptr, Buf::EMB));  // (D, C)

@@ -94,7 +94,7 @@ TEST_CASE("embed_writes_rows_in_input_order_with_nan_rows_for_failures_and_exit_
   const std::string out = temp_dir() + "/emb.npy";
   const std::string texts = temp_dir() + "/texts.jsonl";
   std::ofstream(texts) << "\"a red circle\"\n{\"not\": \"a string\"}\n\"two\\nlines\"\n";
-  Run r = run(cuclip_exe() + " embed -m " + model() + " --text hello --image " + img("rgb_scene_121x91.jpg") + " --image /nonexistent.png --texts " +
+  Run r = run(cuclip_exe() + " embed --backend cpu -m " + model() + " --text hello --image " + img("rgb_scene_121x91.jpg") + " --image /nonexistent.png --texts " +
               texts + " -o " + out);
   INFO(r.err);
   CHECK(r.code == 2);
@@ -114,7 +114,7 @@ TEST_CASE("embed_writes_rows_in_input_order_with_nan_rows_for_failures_and_exit_
   }
   // The good image row equals the image embedded alone.
   const std::string one = temp_dir() + "/one.npy";
-  REQUIRE(run(cuclip_exe() + " embed -m " + model() + " --image " + img("rgb_scene_121x91.jpg") + " -o " + one).code == 0);
+  REQUIRE(run(cuclip_exe() + " embed --backend cpu -m " + model() + " --image " + img("rgb_scene_121x91.jpg") + " -o " + one).code == 0);
   cuclip::NpyArray b;
   REQUIRE(cuclip::npy_read(one, &b).ok());
   auto w = b.as_f32();

@@ -20,6 +20,7 @@ struct Fixture {
   explicit Fixture(const std::string& name = "openclip_openai_quickgelu_f32", int max_batch = 3) {
     REQUIRE(cuclip_model_load(converted_fixture(name).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
     cuclip_context_params p = cuclip_context_default_params();
+    p.backend = CUCLIP_BACKEND_CPU;  // AUTO would pick CUDA on a machine with a GPU
     p.max_batch = max_batch;
     REQUIRE(cuclip_context_create(m, p, &ctx) == CUCLIP_OK);
     D = cuclip_model_embed_dim(m);

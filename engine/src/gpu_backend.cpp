@@ -1,0 +1,424 @@
+// The CUDA backend: cuclip::Backend (backend.hpp) on cuclip::gpu and the kernels of kernels/.
+//
+// One source, compiled twice (engine/gpu_backend.cmake): with the emulated kernels and runtime
+// (CUCLIP_EMU) it is make_gpu_backend_emu, the `cuda-emu` backend CI runs on the CPU; with nvcc's
+// kernels, CUDA and cuBLASLt it is make_gpu_backend_cuda. It never calls cuda*/cublas* itself, and
+// kernels/gpu.hpp and the launchers put each build's symbols in their own inline namespace, so the
+// two builds of this file live side by side in one binary.
+//
+// Memory: weights are uploaded once per (model, build, dtype) and shared by every context through
+// Model::backend_state. Each context owns a stream, a BLAS handle, one device workspace and pinned
+// staging buffers, all sized at reserve(): encoding allocates nothing. Everything is enqueued on
+// the context's stream; the forward's only synchronization is the download of the embeddings.
+//
+// Small batches replay a CUDA graph of the whole forward once its shape has been seen twice
+// (gpu_forward_graphs.hpp): each op's host side runs every time, its device work goes through
+// graphs_.run().
+//
+// Ops: LayerNorm, embeddings, pooling, attention_ref and the activation epilogue are our kernels.
+// GEMMs run on cuBLASLt (gpu::gemm) with its bias epilogue and beta = 1 for the residual, except
+// the fused epilogues cuBLASLt lacks (activation, bias + residual) in f16/bf16, which run on our
+// tensor-core GEMM. Attention in f16/bf16 runs on the tensor-core kernel where its head-dim rule
+// allows, attention_ref otherwise (and for f32). Either fast kernel answering UNSUPPORTED falls
+// back to the plain path.
+#include "gpu_backend.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gpu_forward_graphs.hpp"     // ForwardGraphs: CUDA graphs of small-batch forwards
+#include "gpu_weights.hpp"            // DeviceWeights: a model's weights on the device, shared by contexts
+#include "kernels/attention.hpp"      // attention_forward: fused tensor-core attention (f16/bf16)
+#include "kernels/attention_ref.hpp"  // attention_ref_forward: plain attention (f32, fallback)
+#include "kernels/embed.hpp"          // im2col_forward, vision_tokens_forward (+ ln_pre), text_tokens_forward
+#include "kernels/epilogue.hpp"       // epilogue_forward: activation after a cuBLAS GEMM
+#include "kernels/gemm.hpp"           // gemm_forward: tensor-core GEMM with fused epilogues
+#include "kernels/gpu.hpp"            // cuclip::gpu: memory, streams, cuBLASLt
+#include "kernels/layernorm.hpp"      // layernorm_forward
+#include "kernels/pool.hpp"           // gather_rows_forward, l2_normalize_forward
+#include "model.hpp"
+
+#if defined(CUCLIP_EMU)
+#define CUCLIP_MAKE_GPU_BACKEND make_gpu_backend_emu
+#else
+#define CUCLIP_MAKE_GPU_BACKEND make_gpu_backend_cuda
+#endif
+
+namespace cuclip {
+
+namespace {
+
+#if defined(CUCLIP_EMU)
+constexpr cuclip_backend kKind = CUCLIP_BACKEND_CUDA_EMU;
+constexpr const char* kBuildName = "cuda-emu";
+#else
+constexpr cuclip_backend kKind = CUCLIP_BACKEND_CUDA;
+constexpr const char* kBuildName = "cuda";
+#endif
+
+size_t dtype_bytes(gpu::DType d) { return d == gpu::DType::f32 ? 4 : 2; }
+const char* dtype_label(gpu::DType d) { return d == gpu::DType::f32 ? "f32" : d == gpu::DType::f16 ? "f16" : "bf16"; }
+
+kernels::EpilogueAct to_kernel(Act a) {
+  return a == Act::QuickGelu ? kernels::EpilogueAct::QuickGelu
+         : a == Act::GeluErf ? kernels::EpilogueAct::GeluErf : kernels::EpilogueAct::None;
+}
+
+class GpuBackend final : public Backend {
+ public:
+  GpuBackend(const Model& m, cuclip_dtype dtype, gpu::DType dt) : model_(m), dtype_(dtype), dt_(dt) {}
+  GpuBackend(const GpuBackend&) = delete;
+  GpuBackend& operator=(const GpuBackend&) = delete;
+
+  ~GpuBackend() override {
+    if (stream_) (void)gpu::stream_synchronize(stream_);
+    release_workspace();
+    if (blas_) (void)gpu::blas_destroy(blas_);
+    if (stream_) (void)gpu::stream_destroy(stream_);
+  }
+
+  cuclip_backend kind() const override { return kKind; }
+  cuclip_dtype dtype() const override { return dtype_; }
+
+  // The stream, the BLAS handle and the shared weights (uploaded by the first context).
+  Status init() {
+    CUCLIP_TRY(gpu::stream_create(&stream_));
+    CUCLIP_TRY(gpu::blas_create(&blas_));
+    Status upload_status;
+    const std::string key = std::string("gpu-weights/") + kBuildName + "/" + dtype_label(dt_);
+    Model::BackendState* st = model_.backend_state(key, [&]() -> std::unique_ptr<Model::BackendState> {
+      auto w = std::make_unique<DeviceWeights>();
+      upload_status = w->load(model_, dt_, stream_);
+      if (!upload_status.ok()) return nullptr;
+      return w;
+    });
+    if (!upload_status.ok()) return Err(upload_status.code, "uploading the weights: " + upload_status.message);
+    weights_ = static_cast<DeviceWeights*>(st);
+    return weights_ ? Status::Ok() : Err(CUCLIP_ERR_INTERNAL, "the weights of this model are missing");
+  }
+
+  Status reserve(const ModelConfig& c, int max_batch) override {
+    release_workspace();
+    const size_t Tv = (size_t)c.vision.tokens(), L = (size_t)c.text.context_length, mb = (size_t)max_batch;
+    const size_t rows = mb * std::max(Tv, L);
+    const size_t C = (size_t)std::max(c.vision.width, c.text.width), M = (size_t)std::max(c.vision.mlp_dim, c.text.mlp_dim);
+    const size_t P = (size_t)c.vision.patch_size, N = (size_t)c.vision.grid() * c.vision.grid(), S = (size_t)c.vision.image_size;
+    const size_t es = dtype_bytes(dt_);
+    const size_t elems[(int)Buf::kCount] = {rows * C, rows * C, rows * 3 * C, rows * C, rows * M,
+                                            mb * N * 3 * P * P, mb * C, mb * C, mb * (size_t)c.embed_dim};
+    max_batch_ = max_batch;
+    max_text_rows_ = mb * L;
+    pixels_per_item_ = 3 * S * S;
+    std::vector<Region> regions;
+    for (int i = 0; i < (int)Buf::kCount; ++i) regions.push_back({&bufs_[i], elems[i] * es});
+    regions.push_back({(void**)&d_pixels_, mb * pixels_per_item_ * sizeof(float)});
+    regions.push_back({(void**)&d_ints_, 2 * max_text_rows_ * sizeof(int32_t)});
+    regions.push_back({(void**)&d_offsets_, (mb + 1) * sizeof(int32_t)});
+    regions.push_back({(void**)&d_pool_rows_, mb * sizeof(int32_t)});
+    regions.push_back({(void**)&d_emb_, mb * (size_t)c.embed_dim * sizeof(float)});
+    Status s = allocate_device(regions);
+    if (!s.ok()) return Err(s.code, "reserving the workspace for batch " + std::to_string(max_batch) + ": " + s.message);
+    const size_t pinned[kStages] = {mb * pixels_per_item_ * sizeof(float), 2 * max_text_rows_ * sizeof(int32_t),
+                                    (mb + 1) * sizeof(int32_t), mb * sizeof(int32_t)};
+    for (int i = 0; i < kStages; ++i) CUCLIP_TRY(gpu::host_alloc_pinned(&staging_[i], pinned[i]));
+    CUCLIP_TRY(gpu::host_alloc_pinned((void**)&h_emb_, mb * (size_t)c.embed_dim * sizeof(float)));
+    return Status::Ok();
+  }
+
+  W weight(const std::string& name) override {
+    auto it = weights_->by_name.find(name);
+    return it == weights_->by_name.end() ? nullptr : it->second;
+  }
+
+  // The first op of a vision forward.
+  Status patch_embed(int B, int S, int P, int C, const float* host_pixels, W conv, Buf out) override {
+    CUCLIP_TRY(check_batch("patch_embed", B));
+    shape_key_.assign({0, B});
+    begin_forward(shape_key_, B);
+    CUCLIP_TRY(stage(kPixels, host_pixels, (size_t)B * 3 * S * S * sizeof(float), d_pixels_));
+    CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_forward(dt_, B, S, P, d_pixels_, buf(Buf::COLS), stream_); }));
+    const int G = S / P;
+    return gemm(B * G * G, C, 3 * P * P, Buf::COLS, conv, nullptr, Act::None, nullptr, out);
+  }
+
+  Status vision_tokens(int B, int N, int C, Buf patches, W cls, W pos, W ln_w, W ln_b, float eps, Buf out) override {
+    CUCLIP_TRY(check_batch("vision_tokens", B));
+    return graphs_.run([=, this] {
+      return kernels::vision_tokens_forward(dt_, B, N, C, buf(patches), f32(cls), f32(pos), f32(ln_w), f32(ln_b), eps,
+                                            buf(out), stream_);
+    });
+  }
+
+  // The first op of a text forward.
+  Status text_tokens(int B, const int* offsets, int C, const int32_t* ids, W token_embed, W pos, Buf out) override {
+    CUCLIP_TRY(check_batch("text_tokens", B));
+    const size_t rows = (size_t)offsets[B];
+    if (rows > max_text_rows_) return Err(CUCLIP_ERR_INTERNAL, "text_tokens: more rows than reserved");
+    shape_key_.assign({1, B});
+    shape_key_.insert(shape_key_.end(), offsets, offsets + B + 1);
+    begin_forward(shape_key_, B);
+    CUCLIP_TRY(claim(kInts));
+    int32_t* staged = static_cast<int32_t*>(staging_[kInts]);
+    std::memcpy(staged, ids, rows * sizeof(int32_t));
+    for (int b = 0; b < B; ++b)
+      for (int r = offsets[b]; r < offsets[b + 1]; ++r) staged[rows + (size_t)r] = r - offsets[b];
+    return graphs_.run([=, this] {
+      CUCLIP_TRY(gpu::memcpy_h2d(d_ints_, staged, 2 * rows * sizeof(int32_t), stream_));
+      return kernels::text_tokens_forward(dt_, (int)rows, C, d_ints_, d_ints_ + rows, token_embed, f32(pos), buf(out),
+                                          stream_);
+    });
+  }
+
+  Status layernorm(int rows, int C, Buf x, W w, W b, float eps, Buf y) override {
+    return graphs_.run([=, this] { return kernels::layernorm_forward(dt_, rows, C, buf(x), f32(w), f32(b), eps, buf(y), stream_); });
+  }
+
+  Status gemm(int M, int N, int K, Buf A, W w, W bias, Act act, const Buf* residual, Buf out) override {
+    if (act != Act::None && residual)
+      return Err(CUCLIP_ERR_UNSUPPORTED, "gemm: an activation followed by a residual add is not supported");
+    const void* bias_in_dt = nullptr;
+    if (bias) {
+      auto it = weights_->bias_in_dtype.find(bias);
+      if (it == weights_->bias_in_dtype.end()) return Err(CUCLIP_ERR_INTERNAL, "gemm: the bias is not a GEMM bias");
+      bias_in_dt = it->second;
+    }
+    const bool has_residual = residual != nullptr;
+    const Buf res = residual ? *residual : out;
+    return graphs_.run([=, this] { return gemm_device(M, N, K, A, w, bias, bias_in_dt, act, has_residual, res, out); });
+  }
+
+  Status attention(int B, const int* offsets, int max_len, int NH, int HD, Buf qkv, Buf out, bool causal) override {
+    CUCLIP_TRY(check_batch("attention", B));
+    const size_t bytes = ((size_t)B + 1) * sizeof(int32_t);
+    if (graphs_.mode() != ForwardGraphs::Mode::Eager) {
+      // The upload is part of the graph: once per forward, known done only when the forward is.
+      if (!graph_offsets_staged_) CUCLIP_TRY(stage(kOffsets, offsets, bytes, d_offsets_));
+      graph_offsets_staged_ = true;
+      graph_offsets_.assign(offsets, offsets + B + 1);
+    } else if (uploaded_offsets_.size() != (size_t)B + 1 || !std::equal(offsets, offsets + B + 1, uploaded_offsets_.begin())) {
+      uploaded_offsets_.clear();
+      CUCLIP_TRY(stage(kOffsets, offsets, bytes, d_offsets_));
+      uploaded_offsets_.assign(offsets, offsets + B + 1);
+    }
+    return graphs_.run([=, this]() -> Status {
+      if (dt_ != gpu::DType::f32 && HD % 8 == 0 && HD <= 128 && B <= 65535) {  // the tensor-core kernel's domain
+        Status s = kernels::attention_forward(dt_, buf(qkv), buf(out), d_offsets_, B, max_len, NH, HD, causal, stream_);
+        if (s.code != CUCLIP_ERR_UNSUPPORTED) return s;
+      }
+      return kernels::attention_ref_forward(dt_, buf(qkv), buf(out), d_offsets_, B, max_len, NH, HD, causal, stream_);
+    });
+  }
+
+  Status gather_rows(int B, int C, Buf x, const int* rows, Buf out) override {
+    CUCLIP_TRY(check_batch("gather_rows", B));
+    CUCLIP_TRY(stage(kPoolRows, rows, (size_t)B * sizeof(int32_t), d_pool_rows_));
+    return graphs_.run([=, this] { return kernels::gather_rows_forward(dt_, B, C, buf(x), d_pool_rows_, buf(out), stream_); });
+  }
+
+  // The last op of every forward: the only point where the host waits for the device.
+  Status normalize_to_host(int B, int D, Buf x, float* host_out) override {
+    CUCLIP_TRY(check_batch("normalize_to_host", B));
+    CUCLIP_TRY(graphs_.run([=, this] {
+      CUCLIP_TRY(kernels::l2_normalize_forward(dt_, B, D, buf(x), d_emb_, stream_));
+      return gpu::memcpy_d2h(h_emb_, d_emb_, (size_t)B * D * sizeof(float), stream_);
+    }));
+    CUCLIP_TRY(graphs_.finish(stream_));
+    CUCLIP_TRY(gpu::stream_synchronize(stream_));
+    std::fill(std::begin(staged_), std::end(staged_), false);  // every staged upload has completed
+    if (graph_offsets_staged_) uploaded_offsets_.swap(graph_offsets_);
+    graph_offsets_staged_ = false;
+    std::memcpy(host_out, h_emb_, (size_t)B * D * sizeof(float));
+    return Status::Ok();
+  }
+
+ private:
+  // A new forward of this shape begins: choose eager, recording or replaying (gpu_forward_graphs.hpp).
+  void begin_forward(const std::vector<int>& key, int B) {
+    graphs_.begin(key, B);
+    graph_offsets_staged_ = false;
+    // A recorded or replayed forward uploads its offsets inside the graph: until it has completed,
+    // what the device holds is unknown.
+    if (graphs_.mode() != ForwardGraphs::Mode::Eager) uploaded_offsets_.clear();
+  }
+
+  // out[M, N] = act(A . W^T + bias) (+ residual): row-major, so cuBLAS (column-major) computes
+  // out^T[N, M] = W . A^T, with op(A) = W^T read from W's [N, K] storage.
+  Status gemm_device(int M, int N, int K, Buf A, W w, W bias, const void* bias_in_dt, Act act, bool has_residual,
+                     Buf residual, Buf out) {
+    if (M == 0) return Status::Ok();
+    if (dt_ != gpu::DType::f32 && bias) {
+      const kernels::Epilogue epi = has_residual ? kernels::Epilogue::BiasResidual
+                                    : act == Act::QuickGelu ? kernels::Epilogue::BiasQuickGelu
+                                    : act == Act::GeluErf ? kernels::Epilogue::BiasGeluErf : kernels::Epilogue::Bias;
+      // Plain bias GEMMs stay on cuBLASLt, whose fused BIAS epilogue serves them well.
+      if (epi != kernels::Epilogue::Bias && K % 8 == 0) {
+        Status s = kernels::gemm_forward(dt_, M, N, K, buf(A), w, f32(bias), epi, has_residual ? buf(residual) : nullptr,
+                                         buf(out), stream_);
+        if (s.code != CUCLIP_ERR_UNSUPPORTED) return s;
+      }
+    }
+    gpu::GemmDesc d;
+    d.trans_a = gpu::Op::T;
+    d.trans_b = gpu::Op::N;
+    d.m = N;
+    d.n = M;
+    d.k = K;
+    d.a = w;
+    d.a_type = dt_;
+    d.lda = K;
+    d.b = buf(A);
+    d.b_type = dt_;
+    d.ldb = K;
+    d.c = buf(out);
+    d.c_type = dt_;
+    d.ldc = N;
+    if (has_residual) {
+      if (buf(residual) != buf(out))
+        CUCLIP_TRY(gpu::memcpy_d2d(buf(out), buf(residual), (size_t)M * N * dtype_bytes(dt_), stream_));
+      d.beta = 1.0f;
+    }
+    if (bias_in_dt) {
+      d.epilogue = gpu::Epilogue::bias;
+      d.bias = bias_in_dt;
+    }
+    CUCLIP_TRY(gpu::gemm(blas_, d, stream_));
+    if (act == Act::None) return Status::Ok();
+    return kernels::epilogue_forward(dt_, M, N, nullptr, to_kernel(act), nullptr, buf(out), stream_);
+  }
+
+  struct Region {
+    void** ptr;
+    size_t bytes;
+  };
+  // Pinned host buffers that inputs pass through on their way to the device.
+  enum Stage { kPixels, kInts, kOffsets, kPoolRows, kStages };
+
+  // The workspace: one allocation on a GPU. The emulator gives each region its own, so that its
+  // guard pages catch a kernel running past the end of any buffer; sizes are rounded up to 16 bytes
+  // because the emulator aligns an allocation's start only as far as its size allows, and the
+  // tensor-core kernels need 16-byte aligned operands (as the GPU's 256-byte alignment gives).
+  Status allocate_device(const std::vector<Region>& regions) {
+#if defined(CUCLIP_EMU)
+    for (const Region& r : regions) {
+      void* p = nullptr;
+      CUCLIP_TRY(gpu::device_alloc(&p, std::max<size_t>((r.bytes + 15) / 16 * 16, 16)));
+      arenas_.push_back(p);
+      *r.ptr = p;
+    }
+#else
+    constexpr size_t kAlign = 256;
+    size_t total = 0;
+    for (const Region& r : regions) total += (r.bytes + kAlign - 1) / kAlign * kAlign;
+    void* base = nullptr;
+    CUCLIP_TRY(gpu::device_alloc(&base, std::max<size_t>(total, 1)));
+    arenas_.push_back(base);
+    size_t offset = 0;
+    for (const Region& r : regions) {
+      *r.ptr = static_cast<char*>(base) + offset;
+      offset += (r.bytes + kAlign - 1) / kAlign * kAlign;
+    }
+#endif
+    return Status::Ok();
+  }
+
+  void release_workspace() {
+    graphs_.clear();
+    for (void* p : arenas_) (void)gpu::device_free(p);
+    arenas_.clear();
+    for (void*& p : staging_) {
+      if (p) (void)gpu::host_free_pinned(p);
+      p = nullptr;
+    }
+    if (h_emb_) (void)gpu::host_free_pinned(h_emb_);
+    h_emb_ = nullptr;
+    uploaded_offsets_.clear();
+  }
+
+  // Staging buffer s is about to be rewritten: if a copy enqueued from it may still be pending, wait.
+  Status claim(Stage s) {
+    if (staged_[s]) {
+      CUCLIP_TRY(gpu::stream_synchronize(stream_));
+      std::fill(std::begin(staged_), std::end(staged_), false);
+    }
+    staged_[s] = true;
+    return Status::Ok();
+  }
+
+  // Copies host input into pinned staging now; the upload from there is device work.
+  Status stage(Stage s, const void* host, size_t bytes, void* dev) {
+    CUCLIP_TRY(claim(s));
+    std::memcpy(staging_[s], host, bytes);
+    const void* src = staging_[s];
+    return graphs_.run([=, this] { return gpu::memcpy_h2d(dev, src, bytes, stream_); });
+  }
+
+  Status check_batch(const char* op, int B) const {
+    if (B < 0 || B > max_batch_)
+      return Err(CUCLIP_ERR_INTERNAL, std::string(op) + ": batch " + std::to_string(B) + " outside the reserved " +
+                                          std::to_string(max_batch_));
+    return Status::Ok();
+  }
+
+  void* buf(Buf b) const { return bufs_[(int)b]; }
+  static const float* f32(W w) { return static_cast<const float*>(w); }
+
+  const Model& model_;
+  const cuclip_dtype dtype_;
+  const gpu::DType dt_;
+  DeviceWeights* weights_ = nullptr;  // owned by the model
+  gpu::Stream stream_ = nullptr;
+  gpu::Blas blas_ = nullptr;
+
+  int max_batch_ = 0;
+  size_t max_text_rows_ = 0, pixels_per_item_ = 0;
+  std::vector<void*> arenas_;
+  void* bufs_[(int)Buf::kCount] = {};
+  float* d_pixels_ = nullptr;
+  int32_t* d_ints_ = nullptr;  // text ids, then their positions
+  int32_t* d_offsets_ = nullptr;
+  int32_t* d_pool_rows_ = nullptr;
+  float* d_emb_ = nullptr;
+  void* staging_[kStages] = {};
+  bool staged_[kStages] = {};
+  float* h_emb_ = nullptr;
+  std::vector<int> uploaded_offsets_;  // what d_offsets_ holds (eager forwards skip the upload then)
+  std::vector<int> graph_offsets_;     // the offsets a graph forward in flight uploads
+  bool graph_offsets_staged_ = false;
+  std::vector<int> shape_key_;         // reused, so that a replayed forward allocates nothing
+  ForwardGraphs graphs_;
+};
+
+}  // namespace
+
+#if !defined(CUCLIP_EMU)
+int cuda_device_count() { return gpu::device_count(); }
+#endif
+
+Status CUCLIP_MAKE_GPU_BACKEND(const Model& model, const cuclip_context_params& p, std::unique_ptr<Backend>* out) {
+  const int n = gpu::device_count();
+  if (n == 0)
+    return Err(CUCLIP_ERR_BACKEND_UNAVAILABLE,
+               "the CUDA backend needs a GPU and none is visible (no device, or no driver); use --backend cpu");
+  if (p.device < 0 || p.device >= n)
+    return Err(CUCLIP_ERR_BACKEND_UNAVAILABLE,
+               "device " + std::to_string(p.device) + " does not exist (" + std::to_string(n) + " visible)");
+  if (p.device != 0)
+    return Err(CUCLIP_ERR_UNSUPPORTED, "the CUDA backend runs on device 0 only in this version (asked for device " +
+                                           std::to_string(p.device) + ")");
+  cuclip_dtype dtype = p.dtype;
+#if defined(CUCLIP_EMU)
+  if (dtype == CUCLIP_DTYPE_AUTO) dtype = CUCLIP_DTYPE_F32;  // the emulator's reference mode
+#else
+  if (dtype == CUCLIP_DTYPE_AUTO) dtype = CUCLIP_DTYPE_F16;
+#endif
+  const gpu::DType dt = dtype == CUCLIP_DTYPE_F16 ? gpu::DType::f16 : dtype == CUCLIP_DTYPE_BF16 ? gpu::DType::bf16 : gpu::DType::f32;
+  auto be = std::make_unique<GpuBackend>(model, dtype, dt);
+  CUCLIP_TRY(be->init());
+  *out = std::move(be);
+  return Status::Ok();
+}
+
+}  // namespace cuclip

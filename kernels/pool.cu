@@ -1,0 +1,72 @@
+// The top of both towers: the pooled row of each item gathered by a host-computed index (class
+// token for vision, EOT/argmax token for text; the indices are known on the host before the
+// forward starts, so no device argmax), and the final L2 normalization, which also widens the
+// embedding to f32 for the download.
+//
+// One warp per row. The norm scales by the row's largest magnitude first, so rows whose squares
+// would underflow (or overflow) f32 still come out unit length, as the double-precision CPU op does.
+#include "kernels/layernorm.cuh"
+#include "kernels/pool.hpp"
+
+namespace cuclip::kernels::inline CUCLIP_BUILD_NS {
+
+constexpr int kPoolRowsPerBlock = 4;
+
+template <class T>
+__global__ void gather_rows_kernel(int B, int C, const T* x, const int32_t* rows, T* out) {
+  const int b = blockIdx.x * kPoolRowsPerBlock + static_cast<int>(threadIdx.x) / kWarpSize;
+  if (b >= B) return;
+  const T* src = x + static_cast<size_t>(rows[b]) * C;
+  T* dst = out + static_cast<size_t>(b) * C;
+  for (int c = threadIdx.x % kWarpSize; c < C; c += kWarpSize) dst[c] = src[c];
+}
+
+template <class T>
+__global__ void l2_normalize_kernel(int B, int D, const T* x, float* out) {
+  const int b = blockIdx.x * kPoolRowsPerBlock + static_cast<int>(threadIdx.x) / kWarpSize;
+  if (b >= B) return;
+  const int lane = threadIdx.x % kWarpSize;
+  const T* xr = x + static_cast<size_t>(b) * D;
+  float* o = out + static_cast<size_t>(b) * D;
+  float peak = 0.0f;
+  for (int d = lane; d < D; d += kWarpSize) peak = fmaxf(peak, fabsf(load_f32(xr + d)));
+  bool nan_seen = false;
+  for (int d = lane; d < D; d += kWarpSize) nan_seen |= load_f32(xr + d) != load_f32(xr + d);
+  peak = warp_allreduce_max(peak);  // fmaxf drops NaN: reported separately
+  nan_seen = __any_sync(kFullMask, nan_seen);
+  if (nan_seen || peak == 0.0f) {  // NaN propagates; an all-zero row stays zero
+    for (int d = lane; d < D; d += kWarpSize) o[d] = nan_seen ? __int_as_float(0x7fffffff) : 0.0f;
+    return;
+  }
+  const float inv_peak = 1.0f / peak;  // inf peak -> 0 -> inf/inf = NaN below, as the CPU op
+  float sq = 0.0f;
+  for (int d = lane; d < D; d += kWarpSize) {
+    const float v = load_f32(xr + d) * inv_peak;
+    sq += v * v;
+  }
+  const float norm = sqrtf(warp_allreduce_sum(sq));
+  for (int d = lane; d < D; d += kWarpSize) o[d] = load_f32(xr + d) * inv_peak / norm;
+}
+
+Status gather_rows_forward(gpu::DType dt, int B, int C, const void* x, const int32_t* rows, void* out,
+                           cudaStream_t stream) {
+  if (B < 0 || C < 1) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "gather_rows_forward: need B >= 0 and C >= 1");
+  if (B == 0) return Status::Ok();
+  return dispatch_dtype(dt, "gather_rows_forward", [&](auto tag) {
+    using T = decltype(tag);
+    return CUCLIP_LAUNCH(gather_rows_kernel<T>, dim3(ceil_div(B, kPoolRowsPerBlock)), dim3(kPoolRowsPerBlock * kWarpSize),
+                         0, stream, B, C, static_cast<const T*>(x), rows, static_cast<T*>(out));
+  });
+}
+
+Status l2_normalize_forward(gpu::DType dt, int B, int D, const void* x, float* out, cudaStream_t stream) {
+  if (B < 0 || D < 1) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "l2_normalize_forward: need B >= 0 and D >= 1");
+  if (B == 0) return Status::Ok();
+  return dispatch_dtype(dt, "l2_normalize_forward", [&](auto tag) {
+    using T = decltype(tag);
+    return CUCLIP_LAUNCH(l2_normalize_kernel<T>, dim3(ceil_div(B, kPoolRowsPerBlock)),
+                         dim3(kPoolRowsPerBlock * kWarpSize), 0, stream, B, D, static_cast<const T*>(x), out);
+  });
+}
+
+}  // namespace cuclip::kernels::inline CUCLIP_BUILD_NS

@@ -1,0 +1,18 @@
+// Launchers of kernels/pool.cu, for host code (either build; see kernels/gpu.hpp).
+#pragma once
+#include <cstdint>
+
+#include "kernels/gpu.hpp"
+
+namespace cuclip::kernels::inline CUCLIP_BUILD_NS {
+
+// out[b] = x[rows[b]] for b < B: the pooled token of each item (class token, EOT token).
+// x, out: dt, rows of width C; rows: device int32[B], each a valid row of x.
+Status gather_rows_forward(gpu::DType dt, int B, int C, const void* x, const int32_t* rows, void* out,
+                           cudaStream_t stream);
+
+// out[b] = x[b] / ||x[b]|| in f32, for download: x dt[B, D], out f32[B, D]. An all-zero row stays
+// zero (no eps, as cuclip::cpu::l2_normalize_rows); non-finite input propagates as NaN.
+Status l2_normalize_forward(gpu::DType dt, int B, int D, const void* x, float* out, cudaStream_t stream);
+
+}  // namespace cuclip::kernels::inline CUCLIP_BUILD_NS

@@ -1,0 +1,77 @@
+// `cuclip embed` on the CUDA backend, as a user runs it: `--backend cuda-emu` (emulated build of
+// this test) or `--backend cuda` (GPU build) gives the CPU backend's embeddings for texts and
+// images of a fixture; `--backend cuda` where it cannot run fails with one clear line.
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "base/npy.hpp"
+#include "common/testing.hpp"
+#include "fixture_models.hpp"
+
+using namespace cuclip_test;
+
+namespace {
+
+#if defined(CUCLIP_EMU)
+constexpr const char* kGpuBackend = "cuda-emu";
+#else
+constexpr const char* kGpuBackend = "cuda";
+#endif
+
+struct Run {
+  int code = -1;
+  std::string err;
+};
+
+Run run(const std::string& cmd) {
+  const std::string err = temp_dir() + "/stderr.txt";
+  const int st = std::system((cmd + " </dev/null >/dev/null 2>" + err).c_str());
+  Run r;
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  std::ifstream f(err);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  r.err = ss.str();
+  return r;
+}
+
+std::vector<float> embed(const std::string& backend, const std::string& args) {
+  const std::string out = temp_dir() + "/emb_" + backend + ".npy";
+  const Run r = run(binary_path("cuclip") + " embed --backend " + backend + " " + args + " -o " + out);
+  INFO(backend << ": " << r.err);
+  REQUIRE(r.code == 0);
+  cuclip::NpyArray a;
+  REQUIRE(cuclip::npy_read(out, &a).ok());
+  return a.as_f32();
+}
+
+}  // namespace
+
+TEST_CASE("cli_embed_on_the_gpu_backend_matches_the_cpu_backend", "[gpu_backend][cli]") {
+  const std::string model = converted_fixture("hf_modern_gelu_f16_sharded");
+  const std::string args = "-m " + model + " --batch 2 --text 'a photo of a cat' --text '' --image " +
+                           data_path("reference/images/rgb_scene_121x91.jpg") + " --image " +
+                           data_path("reference/images/tiny_rgb_20x13.png") + " --text 'two dogs in the snow'";
+  const std::vector<float> cpu = embed("cpu", args), gpu = embed(kGpuBackend, "--dtype f32 " + args);
+  REQUIRE(cpu.size() == gpu.size());
+  const size_t D = cpu.size() / 5;
+  for (size_t r = 0; r < 5; ++r) {
+    const double cos = cosine(gpu.data() + r * D, cpu.data() + r * D, D);
+    INFO("row " << r << ": cosine " << cos);
+    CHECK(cos >= 0.99999);  // f32 on both: summation order only (see test_backend_parity.cpp)
+  }
+}
+
+TEST_CASE("cli_backend_cuda_fails_with_one_line_where_it_cannot_run", "[gpu_backend][cli]") {
+  const Run r = run(binary_path("cuclip") + " embed --backend cuda -m " + converted_fixture("hf_legacy_quickgelu_f32") +
+                    " --text hello -o " + temp_dir() + "/cuda.npy");
+  if (r.code == 0) return;  // a CUDA build on a machine with a GPU: nothing to refuse
+  INFO(r.err);
+  CHECK(r.code == 1);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  const bool names_reason = r.err.find("CUDA") != std::string::npos || r.err.find("GPU") != std::string::npos;
+  CHECK(names_reason);
+}

@@ -1,0 +1,199 @@
+// The CUDA backend end to end against the CPU backend, through the C API, on every fixture of
+// tests/data: texts (packed variable-length sequences) and images (ragged S/P grids included) in
+// f32, f16 and bf16. Built twice (tests/gpu_backend/CMakeLists.txt): under the emulator it runs the
+// `cuda-emu` backend (label emulated), on a GPU the `cuda` one (label gpu, skipped without a device).
+#include <cmath>
+
+#include "common/testing.hpp"
+#include "cuclip.h"
+#include "fixture_models.hpp"
+
+using namespace cuclip_test;
+
+namespace {
+
+#if defined(CUCLIP_EMU)
+constexpr cuclip_backend kGpuBackend = CUCLIP_BACKEND_CUDA_EMU;
+#else
+constexpr cuclip_backend kGpuBackend = CUCLIP_BACKEND_CUDA;
+#endif
+
+struct Ctx {
+  cuclip_context* ctx = nullptr;
+  Ctx(cuclip_model* m, cuclip_backend be, cuclip_dtype dt, int max_batch) {
+    cuclip_context_params p = cuclip_context_default_params();
+    p.backend = be;
+    p.dtype = dt;
+    p.max_batch = max_batch;
+    const cuclip_status s = cuclip_context_create(m, p, &ctx);
+    INFO(cuclip_last_error());
+    REQUIRE(s == CUCLIP_OK);
+  }
+  ~Ctx() { cuclip_context_free(ctx); }
+};
+
+struct Embeddings {
+  std::vector<float> text, image;
+};
+
+Embeddings encode_all(cuclip_context* ctx, const std::string& name, int D) {
+  const auto meta = read_json_file(data_path("reference/" + name + "/meta.json"));
+  const auto texts = read_json_file(data_path("reference/" + name + "/texts.json"));
+  std::vector<std::string> tv, paths;
+  for (const auto& t : texts) tv.push_back(t.get<std::string>());
+  for (const auto& im : meta["images"]) paths.push_back(data_path(meta["images_dir"].get<std::string>() + "/" + im.get<std::string>()));
+  std::vector<const char*> tp, pp;
+  for (auto& t : tv) tp.push_back(t.c_str());
+  for (auto& p : paths) pp.push_back(p.c_str());
+  Embeddings e;
+  e.text.resize(tv.size() * D);
+  e.image.resize(paths.size() * D);
+  REQUIRE(cuclip_encode_texts(ctx, tp.data(), (int)tp.size(), e.text.data(), nullptr) == CUCLIP_OK);
+  REQUIRE(cuclip_encode_image_files(ctx, pp.data(), (int)pp.size(), e.image.data(), nullptr) == CUCLIP_OK);
+  return e;
+}
+
+void require_cosine(const std::vector<float>& got, const std::vector<float>& ref, int D, double min_cos, const std::string& what) {
+  REQUIRE(got.size() == ref.size());
+  for (size_t r = 0; r < got.size() / D; ++r) {
+    const double cos = cosine(got.data() + r * D, ref.data() + r * D, (size_t)D);
+    INFO(what << " row " << r << ": cosine " << cos);
+    CHECK(cos >= min_cos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gpu_backend_matches_cpu_backend_on_every_fixture", "[gpu_backend]") {
+  for (const std::string& name : kFixtures) {
+    SECTION(name) {
+      cuclip_model* m = nullptr;
+      REQUIRE(cuclip_model_load(converted_fixture(name).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
+      const int D = cuclip_model_embed_dim(m);
+      Embeddings cpu;
+      {
+        Ctx c(m, CUCLIP_BACKEND_CPU, CUCLIP_DTYPE_AUTO, 32);
+        cpu = encode_all(c.ctx, name, D);
+      }
+      // The bars. f32: both backends compute in f32 and differ in summation order only
+      // (~1e-7 on unit vectors), so 0.99999 leaves two orders of magnitude. 16-bit: activations
+      // rounded to 8 (bf16) or 11 (f16) bits at every op; 0.999 is the stated bar.
+      struct Mode { cuclip_dtype dt; double min_cos; const char* label; };
+      for (Mode mode : {Mode{CUCLIP_DTYPE_F32, 0.99999, "f32"}, Mode{CUCLIP_DTYPE_F16, 0.999, "f16"},
+                        Mode{CUCLIP_DTYPE_BF16, 0.999, "bf16"}}) {
+        // max_batch 3: the texts and images run in chunks of 3 and a remainder (odd batches).
+        Ctx g(m, kGpuBackend, mode.dt, 3);
+        CHECK(cuclip_context_backend(g.ctx) == kGpuBackend);
+        CHECK(cuclip_context_dtype(g.ctx) == mode.dt);
+        const Embeddings gpu = encode_all(g.ctx, name, D);
+        require_cosine(gpu.text, cpu.text, D, mode.min_cos, name + " " + mode.label + " text");
+        require_cosine(gpu.image, cpu.image, D, mode.min_cos, name + " " + mode.label + " image");
+      }
+      cuclip_model_free(m);
+    }
+  }
+}
+
+TEST_CASE("gpu_contexts_share_weights_and_repeat_results_exactly", "[gpu_backend]") {
+  cuclip_model* m = nullptr;
+  REQUIRE(cuclip_model_load(converted_fixture("hf_legacy_quickgelu_f32").c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
+  const int D = cuclip_model_embed_dim(m);
+  const char* texts[] = {"a photo of a cat", "a dog", ""};
+  std::vector<float> a(3 * D), b(3 * D), again(3 * D);
+  {
+    Ctx c1(m, kGpuBackend, CUCLIP_DTYPE_F32, 4);
+    Ctx c2(m, kGpuBackend, CUCLIP_DTYPE_F32, 2);  // the second context reuses the uploaded weights
+    REQUIRE(cuclip_encode_texts(c1.ctx, texts, 3, a.data(), nullptr) == CUCLIP_OK);
+    REQUIRE(cuclip_encode_texts(c2.ctx, texts, 3, b.data(), nullptr) == CUCLIP_OK);
+    REQUIRE(cuclip_encode_texts(c1.ctx, texts, 3, again.data(), nullptr) == CUCLIP_OK);
+  }
+  // The weights outlive the contexts (they belong to the model): a new context still works.
+  Ctx c3(m, kGpuBackend, CUCLIP_DTYPE_F32, 1);
+  std::vector<float> c(3 * D);
+  REQUIRE(cuclip_encode_texts(c3.ctx, texts, 3, c.data(), nullptr) == CUCLIP_OK);
+  CHECK(a == again);  // same context, same batch: the same bits
+#if defined(CUCLIP_EMU)
+  // The emulator's kernels and GEMM are deterministic per row, whatever the batch split.
+  CHECK(a == b);
+  CHECK(c == a);
+#else
+  // cuBLAS may pick another algorithm per batch size: f32 rounding differences only.
+  CUCLIP_REQUIRE_CLOSE(b, a, 1e-6, 1e-5);
+  CUCLIP_REQUIRE_CLOSE(c, a, 1e-6, 1e-5);
+#endif
+  cuclip_model_free(m);
+}
+
+TEST_CASE("gpu_backend_refuses_a_device_that_does_not_exist", "[gpu_backend]") {
+  cuclip_model* m = nullptr;
+  REQUIRE(cuclip_model_load(converted_fixture("hf_legacy_quickgelu_f32").c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
+  cuclip_context_params p = cuclip_context_default_params();
+  p.backend = kGpuBackend;
+  p.device = 1000;
+  cuclip_context* ctx = nullptr;
+  CHECK(cuclip_context_create(m, p, &ctx) == CUCLIP_ERR_BACKEND_UNAVAILABLE);
+  CHECK(ctx == nullptr);
+  CHECK_THAT(cuclip_last_error(), Catch::Contains("device 1000"));
+  cuclip_model_free(m);
+}
+
+TEST_CASE("gpu_backend_on_16_bit_model_files_matches_cpu_backend", "[gpu_backend]") {
+  // Weights stored as f16/bf16: uploaded as they are when the compute dtype matches, widened or
+  // converted otherwise. The CPU backend widens the same stored values, so the bars are as above.
+  const std::string name = "openclip_openai_quickgelu_f32";
+  for (cuclip::DType file_dt : {cuclip::DType::F16, cuclip::DType::BF16}) {
+    cuclip_model* m = nullptr;
+    REQUIRE(cuclip_model_load(converted_fixture(name, file_dt).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
+    const int D = cuclip_model_embed_dim(m);
+    Embeddings cpu;
+    {
+      Ctx c(m, CUCLIP_BACKEND_CPU, CUCLIP_DTYPE_AUTO, 8);
+      cpu = encode_all(c.ctx, name, D);
+    }
+    for (cuclip_dtype dt : {CUCLIP_DTYPE_F32, CUCLIP_DTYPE_F16, CUCLIP_DTYPE_BF16}) {
+      INFO("file " << cuclip::dtype_name(file_dt) << ", compute dtype " << (int)dt);
+      Ctx g(m, kGpuBackend, dt, 8);
+      const Embeddings gpu = encode_all(g.ctx, name, D);
+      const double min_cos = dt == CUCLIP_DTYPE_F32 ? 0.99999 : 0.999;
+      require_cosine(gpu.text, cpu.text, D, min_cos, "text");
+      require_cosine(gpu.image, cpu.image, D, min_cos, "image");
+    }
+    cuclip_model_free(m);
+  }
+}
+
+TEST_CASE("gpu_backend_graph_replays_repeat_the_eager_results", "[gpu_backend]") {
+  // A shape's first forward runs eagerly, its second is captured into a CUDA graph and launched,
+  // later ones replay the graph (engine/src/gpu_forward_graphs.hpp). Alternating shapes (two image
+  // chunk sizes, two text batches with different packed lengths) must give the first run's results.
+  const std::string name = "hf_modern_gelu_f16_sharded";
+  cuclip_model* m = nullptr;
+  REQUIRE(cuclip_model_load(converted_fixture(name).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
+  const int D = cuclip_model_embed_dim(m);
+  const auto meta = read_json_file(data_path("reference/" + name + "/meta.json"));
+  std::vector<std::string> paths;
+  for (const auto& im : meta["images"]) paths.push_back(data_path(meta["images_dir"].get<std::string>() + "/" + im.get<std::string>()));
+  std::vector<const char*> pp;
+  for (int i = 0; i < 4; ++i) pp.push_back(paths[(size_t)i].c_str());  // chunks of 3 and 1
+  const char* texts_a[] = {"a photo of a cat", "", "two dogs playing in the snow"};
+  const char* texts_b[] = {"a", "a much longer caption about a red bicycle leaning on a wall"};
+  for (cuclip_dtype dt : {CUCLIP_DTYPE_F32, CUCLIP_DTYPE_F16}) {
+    INFO("dtype " << (int)dt);
+    Ctx g(m, kGpuBackend, dt, 3);
+    std::vector<float> img0(4 * D), ta0(3 * D), tb0(2 * D), img(4 * D), ta(3 * D), tb(2 * D);
+    REQUIRE(cuclip_encode_image_files(g.ctx, pp.data(), 4, img0.data(), nullptr) == CUCLIP_OK);
+    REQUIRE(cuclip_encode_texts(g.ctx, texts_a, 3, ta0.data(), nullptr) == CUCLIP_OK);
+    REQUIRE(cuclip_encode_texts(g.ctx, texts_b, 2, tb0.data(), nullptr) == CUCLIP_OK);
+    for (int round = 0; round < 3; ++round) {
+      INFO("round " << round);
+      REQUIRE(cuclip_encode_image_files(g.ctx, pp.data(), 4, img.data(), nullptr) == CUCLIP_OK);
+      REQUIRE(cuclip_encode_texts(g.ctx, texts_a, 3, ta.data(), nullptr) == CUCLIP_OK);
+      REQUIRE(cuclip_encode_texts(g.ctx, texts_b, 2, tb.data(), nullptr) == CUCLIP_OK);
+      // The same kernels with the same arguments: the same bits.
+      CHECK(img == img0);
+      CHECK(ta == ta0);
+      CHECK(tb == tb0);
+    }
+  }
+  cuclip_model_free(m);
+}
