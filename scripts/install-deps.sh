@@ -21,12 +21,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # With the CUDA toolkit but without cuobjdump (the toolkit here ships only the compiler), fetch
-# NVIDIA's cuobjdump wheel from PyPI so the tests can check the kernels' SASS for HMMA. Best
-# effort: without it those checks are not registered.
+# NVIDIA's cuobjdump and nvdisasm wheels from PyPI (cuobjdump -sass needs nvdisasm beside it) so the
+# tests can check the kernels' SASS for HMMA. Best effort: without them those checks are not registered.
 tools="${CUCLIP_TOOLS_DIR:-$HOME/.cache/cuclip-tools}"
 if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
-  if ! command -v cuobjdump >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/cuobjdump ] && [ ! -x "$tools/nvidia/cu13/bin/cuobjdump" ]; then
-    python3 -m pip install --quiet --disable-pip-version-check --target "$tools" nvidia-cuda-cuobjdump==13.2.51 >/dev/null 2>&1 ||
-      echo "note: could not install cuobjdump from PyPI; the SASS checks will be skipped" >&2
+  if ! command -v cuobjdump >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/cuobjdump ] &&
+     { [ ! -x "$tools/nvidia/cu13/bin/cuobjdump" ] || [ ! -x "$tools/nvidia/cu13/bin/nvdisasm" ]; }; then
+    python3 -m pip install --quiet --disable-pip-version-check --upgrade --target "$tools" \
+      nvidia-cuda-cuobjdump==13.2.51 nvidia-cuda-nvdisasm==13.2.51 >/dev/null 2>&1 ||
+      echo "note: could not install cuobjdump/nvdisasm from PyPI; the SASS checks will be skipped" >&2
   fi
 fi
