@@ -299,7 +299,7 @@ Status convert_transformers(const std::string& dir, const ConvertOptions& opts, 
   const std::string cfg_path = path_join(dir, "config.json");
   json j;
   CUCLIP_TRY(read_json(cfg_path, &j));
-  const std::string mt = j.value("model_type", std::string());
+  const std::string mt = j.contains("model_type") && j["model_type"].is_string() ? j["model_type"].get<std::string>() : std::string();
   if (mt != "clip") return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": model_type '" + mt + "' is not 'clip' (only CLIPModel checkpoints are supported)");
   const json tj = j.value("text_config", json::object()), vj = j.value("vision_config", json::object());
   if (!tj.is_object() || !vj.is_object()) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": text_config and vision_config must be objects");

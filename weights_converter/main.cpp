@@ -1,6 +1,8 @@
 // cuclip-convert SRC_DIR -o OUT.cuclip [--dtype f32|f16|bf16] [--templates openai-imagenet|none|FILE]
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 
 #include "convert.hpp"
@@ -47,7 +49,12 @@ int main(int argc, char** argv) {
   }
   if (src.empty() || out.empty()) { usage(stderr); return 1; }
   std::string summary;
-  cuclip::Status s = cuclip::convert::convert_directory(src, out, opts, &summary);
+  cuclip::Status s;
+  try {
+    s = cuclip::convert::convert_directory(src, out, opts, &summary);
+  } catch (const std::exception& e) {  // a bug, but never an abort: report it as one line
+    s = cuclip::Err(CUCLIP_ERR_INTERNAL, std::string("internal error: ") + e.what());
+  }
   if (!s.ok()) {
     std::fprintf(stderr, "cuclip-convert: error: %s\n", s.message.c_str());
     return 1;

@@ -245,8 +245,12 @@ cuclip_status cuclip_context_create(const cuclip_model* model, cuclip_context_pa
     if (!model || !out) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "model and out must not be NULL");
     if (params.max_batch < 1 || params.max_batch > (1 << 16)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "max_batch must be in [1, 65536]");
     if (params.n_threads < 0) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "n_threads must be >= 0");
-    if ((int)params.backend < 0 || (int)params.backend > CUCLIP_BACKEND_CUDA_EMU) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "unknown backend");
-    if ((int)params.dtype < 0 || (int)params.dtype > CUCLIP_DTYPE_BF16) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "unknown dtype");
+    // Read the enums as the ints a C caller may have stored, before using them as enums.
+    int backend_value, dtype_value;
+    std::memcpy(&backend_value, &params.backend, sizeof backend_value);
+    std::memcpy(&dtype_value, &params.dtype, sizeof dtype_value);
+    if (backend_value < 0 || backend_value > CUCLIP_BACKEND_CUDA_EMU) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "unknown backend");
+    if (dtype_value < 0 || dtype_value > CUCLIP_DTYPE_BF16) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "unknown dtype");
     auto ctx = std::make_unique<cuclip_context>();
     ctx->model = model->impl.get();
     ctx->params = params;
@@ -351,9 +355,11 @@ cuclip_status cuclip_encode_image_pixels(cuclip_context* ctx, const cuclip_image
 #pragma omp parallel for schedule(dynamic, 1) num_threads(decode_threads(ctx))
       for (int i = 0; i < n; ++i) {
         const cuclip_image_view& v = images[i];
-        const int ch = v.format == CUCLIP_PIXELS_RGB8 ? 3 : v.format == CUCLIP_PIXELS_RGBA8 ? 4 : v.format == CUCLIP_PIXELS_L8 ? 1 : 0;
+        int format_value;
+        std::memcpy(&format_value, &v.format, sizeof format_value);
+        const int ch = format_value == CUCLIP_PIXELS_RGB8 ? 3 : format_value == CUCLIP_PIXELS_RGBA8 ? 4 : format_value == CUCLIP_PIXELS_L8 ? 1 : 0;
         Status s;
-        if (ch == 0) s = Err(CUCLIP_ERR_INVALID_ARGUMENT, "unknown pixel format " + std::to_string((int)v.format));
+        if (ch == 0) s = Err(CUCLIP_ERR_INVALID_ARGUMENT, "unknown pixel format " + std::to_string(format_value));
         else if (!v.pixels) s = Err(CUCLIP_ERR_INVALID_ARGUMENT, "pixels is NULL");
         else if ((uint64_t)std::max(v.width, 0) * (uint64_t)std::max(v.height, 0) > ctx->params.max_image_pixels)
           s = Err(CUCLIP_ERR_LIMIT_EXCEEDED, "image of " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds the pixel limit");

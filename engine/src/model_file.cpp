@@ -280,7 +280,12 @@ Status ModelWriter::write(const std::string& path, uint32_t alignment) {
   json h{{"format", "cuclip"},          {"file_dtype", dtype_name(file_dtype)},  {"config", config_to_json(config)},
          {"preprocess", preprocess_to_json(preprocess)}, {"tokenizer", tokenizer_to_json(tokenizer)},
          {"templates", templates},       {"source", source},                       {"tensors", tensors}};
-  const std::string hs = h.dump();
+  std::string hs;
+  try {
+    hs = h.dump();  // throws on strings that are not valid UTF-8 (e.g. a merges.txt line)
+  } catch (const std::exception& e) {
+    return bad(std::string("the header cannot be written as JSON: ") + e.what());
+  }
   const uint64_t data_offset = align_up(kFixedHeaderBytes + hs.size(), alignment);
   uint8_t fixed[kFixedHeaderBytes] = {};
   std::memcpy(fixed, kMagic, 8);
