@@ -22,6 +22,7 @@
 #                            has them; else a venv is created from reference/requirements.txt if a
 #                            package index is reachable; else the anchors are skipped with a note)
 #   GPU_CHECK_DEADLINE_S=N   total time box in seconds (default 470)
+#   GPU_CHECK_COMMIT=SHA     the commit to name in the summary where the tree has no .git
 set -uo pipefail
 
 if [[ $# -ne 1 || $1 == -h || $1 == --help ]]; then
@@ -37,8 +38,8 @@ WORK=$BUILD/gpu-check-work
 START=$(date +%s)
 DEADLINE=$((START + ${GPU_CHECK_DEADLINE_S:-470}))
 JOBS=$(nproc 2>/dev/null || echo 4)
-SANITIZER=${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer
 export PATH=$PATH:${CUDA_HOME:-/usr/local/cuda}/bin
+SANITIZER=$(command -v compute-sanitizer 2>/dev/null || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
 
 mkdir -p "$OUT" "$WORK"
 OUT=$(cd "$OUT" && pwd)
@@ -90,7 +91,7 @@ step() {
 {
   echo "# cuclip GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo
-  echo "- commit: $(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)$([[ -n $(git -C "$REPO" status --porcelain 2>/dev/null) ]] && echo ' + local changes')"
+  echo "- commit: ${GPU_CHECK_COMMIT:-$(git -C "$REPO" rev-parse HEAD 2>/dev/null || echo unknown)}$([[ -n $(git -C "$REPO" status --porcelain 2>/dev/null) ]] && echo ' + local changes')"
   echo "- GPU: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -n 1 || true)"
   echo "- CUDA: $(nvcc --version 2>/dev/null | tail -n 1)"
   echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') ($JOBS cores)"
@@ -117,28 +118,7 @@ else
   record "ctest -L gpu" skipped 0 "no configured build"
 fi
 
-# --- 3. compute-sanitizer on a tiny model's forward ---------------------------------------------
-TINY=$WORK/tiny-f16.cuclip
-IMG=$REPO/tests/data/reference/images/rgb_scene_121x91.jpg
-if [[ -x $CONVERT && -x $CUCLIP ]]; then
-  [[ -f $TINY ]] || step "convert tiny fixture" 30 "hf_legacy_quickgelu_f32 -> f16" \
-    "$CONVERT" "$REPO/tests/data/models/hf_legacy_quickgelu_f32" -o "$TINY" --dtype f16
-  EMBED=(embed -m "$TINY" --text "a photo of a cat" --text "two dogs" --image "$IMG" -o "$WORK/sanitizer.npy")
-  if [[ $DRY == 1 ]]; then
-    step "forward (cpu, dry run)" 60 "no sanitizer without a GPU" "$CUCLIP" "${EMBED[@]}" --backend cpu
-  elif [[ -x $SANITIZER ]]; then
-    step "memcheck" 90 "compute-sanitizer --tool memcheck" \
-      "$SANITIZER" --tool memcheck --error-exitcode 9 --leak-check full "$CUCLIP" "${EMBED[@]}" --backend cuda
-    step "racecheck" 90 "compute-sanitizer --tool racecheck" \
-      "$SANITIZER" --tool racecheck --error-exitcode 9 "$CUCLIP" "${EMBED[@]}" --backend cuda
-  else
-    record sanitizer skipped 0 "compute-sanitizer not found at $SANITIZER"
-  fi
-else
-  record sanitizer skipped 0 "no cuclip / cuclip-convert in $BUILD"
-fi
-
-# --- 4. kernel labs -----------------------------------------------------------------------------
+# --- 3. kernel labs -----------------------------------------------------------------------------
 : >"$OUT/kernels.txt"
 run_lab() {  # run_lab BUDGET BINARY ARGS...: output appended to kernels.txt
   local budget=$1 bin=$2
@@ -164,7 +144,7 @@ else
   run_lab 60 "$(bin_path cuclip_lab_attention)" --quick --max-ms 3000
 fi
 
-# --- 5. end to end with the PyTorch anchors -----------------------------------------------------
+# --- 4. end to end with the PyTorch anchors -----------------------------------------------------
 has_anchor_deps() { "$1" -c 'import torch, transformers, numpy, PIL, matplotlib' >/dev/null 2>&1; }
 PY=""
 for cand in ${GPU_CHECK_PYTHON:-} /work/venv-ref/bin/python "$WORK/venv/bin/python" python3; do
@@ -191,10 +171,9 @@ if [[ -x $CUCLIP && -x $CONVERT && -n $PY ]]; then
     # shellcheck disable=SC2054  # the commas are batch lists, not array separators
     E2E_ARGS=(--device cuda --batch 1,8,64,256,1024 --iters 20 --max-seconds 2 --rounds 1 --compile-batch 64 --compile-tasks image)
   fi
-  left=$((DEADLINE - $(date +%s) - 30))
-  step "e2e vs PyTorch" 240 "run_e2e.py ${E2E_ARGS[*]}" \
+  step "e2e vs PyTorch" 300 "run_e2e.py ${E2E_ARGS[*]}" \
     "$PY" "$REPO/benchmarks/run_e2e.py" "$OUT" --cuclip "$CUCLIP" --convert "$CONVERT" --python "$PY" \
-    --workdir "$WORK/e2e" --shapes ViT-B/32 --anchor-timeout $((left > 60 ? left / 2 : 30)) "${E2E_ARGS[@]}"
+    --workdir "$WORK/e2e" --shapes ViT-B/32 --anchor-timeout 140 "${E2E_ARGS[@]}"
 elif [[ -x $CUCLIP ]]; then
   BACKEND=cuda
   [[ $DRY == 1 ]] && BACKEND=cpu
@@ -204,6 +183,27 @@ elif [[ -x $CUCLIP ]]; then
     '"$1" bench --backend "$2" --model-dir "$3" --max-seconds 2 --json > "$4"' _ "$CUCLIP" "$BACKEND" "$WORK" "$OUT/e2e_results.json"
 else
   record "e2e" skipped 0 "no cuclip binary"
+fi
+
+# --- 5. compute-sanitizer on a tiny model's forward ---------------------------------------------
+TINY=$WORK/tiny-f16.cuclip
+IMG=$REPO/tests/data/reference/images/rgb_scene_121x91.jpg
+if [[ -x $CONVERT && -x $CUCLIP ]]; then
+  [[ -f $TINY ]] || step "convert tiny fixture" 30 "hf_legacy_quickgelu_f32 -> f16" \
+    "$CONVERT" "$REPO/tests/data/models/hf_legacy_quickgelu_f32" -o "$TINY" --dtype f16
+  EMBED=(embed -m "$TINY" --text "a photo of a cat" --text "two dogs" --image "$IMG" -o "$WORK/sanitizer.npy")
+  if [[ $DRY == 1 ]]; then
+    step "forward (cpu, dry run)" 60 "no sanitizer without a GPU" "$CUCLIP" "${EMBED[@]}" --backend cpu
+  elif [[ -x $SANITIZER ]]; then
+    step "memcheck" 90 "compute-sanitizer --tool memcheck" \
+      "$SANITIZER" --tool memcheck --error-exitcode 9 --leak-check full "$CUCLIP" "${EMBED[@]}" --backend cuda
+    step "racecheck" 90 "compute-sanitizer --tool racecheck" \
+      "$SANITIZER" --tool racecheck --error-exitcode 9 "$CUCLIP" "${EMBED[@]}" --backend cuda
+  else
+    record sanitizer skipped 0 "compute-sanitizer not found at $SANITIZER"
+  fi
+else
+  record sanitizer skipped 0 "no cuclip / cuclip-convert in $BUILD"
 fi
 
 # --- 6. every standard shape (random weights), cuclip alone, with what time is left -------------

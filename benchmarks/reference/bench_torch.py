@@ -63,6 +63,12 @@ def pixel_images(n, S):
     return out
 
 
+def features(out):
+    """The projected embedding: transformers 5.x returns BaseModelOutputWithPooling (pooler_output),
+    4.x the tensor itself; the GPU machine's image may carry either."""
+    return out.pooler_output if hasattr(out, "pooler_output") else out
+
+
 def peak_rss():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
@@ -84,11 +90,11 @@ class Embedder:
 
         def image(pixels_u8):  # [B, S, S, 3] uint8 on the device
             x = (pixels_u8.permute(0, 3, 1, 2).float() - mean) / std
-            f = model.get_image_features(pixel_values=x.to(dtype)).pooler_output
+            f = features(model.get_image_features(pixel_values=x.to(dtype)))
             return f / f.norm(dim=-1, keepdim=True)
 
         def text(ids, mask):
-            f = model.get_text_features(input_ids=ids, attention_mask=mask).pooler_output
+            f = features(model.get_text_features(input_ids=ids, attention_mask=mask))
             return f / f.norm(dim=-1, keepdim=True)
 
         if mode == "compile_f16":
@@ -194,7 +200,7 @@ def e2e_files(args, save_to=None):
             for s in range(0, len(files), 32):
                 images = [Image.open(f).convert("RGB") for f in files[s:s + 32]]
                 px = proc(images=images, return_tensors="pt").pixel_values.to(args.device, dtype)
-                f = model.get_image_features(pixel_values=px).pooler_output
+                f = features(model.get_image_features(pixel_values=px))
                 outs.append((f / f.norm(dim=-1, keepdim=True)).float().cpu())
         sync(args.device)
         t2 = time.perf_counter()
@@ -252,8 +258,8 @@ def main():
         texts = captions(64) + long_texts(8)
         t = tokenizer(texts, padding=True, truncation=True, max_length=77, return_tensors="pt")
         with torch.inference_mode():
-            f = model.get_text_features(input_ids=t.input_ids.to(args.device),
-                                        attention_mask=t.attention_mask.to(args.device)).pooler_output
+            f = features(model.get_text_features(input_ids=t.input_ids.to(args.device),
+                                        attention_mask=t.attention_mask.to(args.device)))
         np.save(args.save_text_embeddings, (f / f.norm(dim=-1, keepdim=True)).float().cpu().numpy())
         Path(args.save_text_embeddings).with_suffix(".txt").write_text("\n".join(texts) + "\n")
     del model, emb
