@@ -23,6 +23,7 @@
 #                            package index is reachable; else the anchors are skipped with a note)
 #   GPU_CHECK_DEADLINE_S=N   total time box in seconds (default 470)
 #   GPU_CHECK_COMMIT=SHA     the commit to name in the summary where the tree has no .git
+#   GPU_CHECK_NO_SHAPES=1    skip step 6 (every standard shape, cuclip alone)
 set -uo pipefail
 
 if [[ $# -ne 1 || $1 == -h || $1 == --help ]]; then
@@ -207,7 +208,7 @@ else
 fi
 
 # --- 6. every standard shape (random weights), cuclip alone, with what time is left -------------
-if [[ -x $CUCLIP && -n $PY && $DRY != 1 ]]; then
+if [[ -x $CUCLIP && -n $PY && $DRY != 1 && ${GPU_CHECK_NO_SHAPES:-0} != 1 ]]; then
   # shellcheck disable=SC2016  # $1..$3 are bash -c's own arguments
   step "cuclip bench B/32..H/14" 120 "random weights, --max-seconds 1" bash -c \
     '"$1" bench --backend cuda --shapes B/32,B/16,L/14,L/14@336,H/14 --model-dir "$2" --iters 10 --max-seconds 1 --json > "$3"' \

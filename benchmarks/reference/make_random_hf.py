@@ -38,9 +38,10 @@ ALIASES = {"ViT-B-32": "ViT-B/32", "ViT-B-16": "ViT-B/16", "ViT-L-14": "ViT-L/14
 
 def clip_vocab_and_merges():
     """CLIP's 49408-token vocabulary rebuilt from the BPE merge list open_clip ships: 256 byte
-    symbols, the same with </w>, one token per merge (the first 48894), then SOT and EOT."""
-    import open_clip
-    path = Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"
+    symbols, the same with </w>, one token per merge (the first 48894), then SOT and EOT. The merge
+    list is the copy bundled in this repository (tokenizer/data/, from the open_clip_torch wheel), so
+    open_clip need not be installed where the benchmark runs."""
+    path = Path(__file__).resolve().parents[2] / "tokenizer" / "data" / "bpe_simple_vocab_16e6.txt.gz"
     lines = gzip.open(path, "rt", encoding="utf-8").read().split("\n")
     merges = lines[1:1 + 49408 - 512 - 2]
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) + \

@@ -24,6 +24,12 @@ struct cuclip_context {
   const Model* model = nullptr;
   cuclip_context_params params{};
   std::unique_ptr<Backend> be;
+  // Preprocessed pixels of the last image batch, kept for the next: a fresh buffer per call costs
+  // page faults on every call once it is large enough for malloc to map it (>= 32 MB, a batch of
+  // 64 at 224 px), which dominated GPU batches. Never zeroed: every item's rows are written or the
+  // item fails.
+  std::unique_ptr<float[]> pixel_scratch;
+  size_t pixel_capacity = 0;
 };
 
 struct cuclip_classifier {
@@ -86,19 +92,24 @@ struct BatchResult {
 // Encodes the rows prepared in `inputs` (row stride `stride` elements) for the items listed in
 // `good`, writing out rows at the items' own indices.
 template <class T, class Run>
-void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const std::vector<T>& inputs, size_t stride, int D, float* out,
+void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const T* inputs, size_t stride, int D, float* out,
                 BatchResult& r, Run&& run) {
   const int mb = ctx->params.max_batch;
   std::vector<float> emb((size_t)mb * D);
-  std::vector<T> chunk((size_t)mb * stride);
+  std::vector<T> chunk;  // only when a chunk's good items are not consecutive
   for (size_t start = 0; start < good.size(); start += (size_t)mb) {
     const int nb = (int)std::min<size_t>((size_t)mb, good.size() - start);
-    for (int j = 0; j < nb; ++j)
-      std::copy(inputs.begin() + (size_t)good[start + j] * stride, inputs.begin() + (size_t)(good[start + j] + 1) * stride,
-                chunk.begin() + (size_t)j * stride);
+    const T* rows = inputs + (size_t)good[start] * stride;
+    if (good[start + (size_t)nb - 1] - good[start] != nb - 1) {  // a failed item in between: gather
+      chunk.resize((size_t)mb * stride);
+      for (int j = 0; j < nb; ++j)
+        std::copy(inputs + (size_t)good[start + j] * stride, inputs + (size_t)(good[start + j] + 1) * stride,
+                  chunk.begin() + (size_t)j * stride);
+      rows = chunk.data();
+    }
     Status s;
     try {
-      s = run(nb, chunk.data(), emb.data());
+      s = run(nb, rows, emb.data());
     } catch (const std::bad_alloc&) {
       s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory in the forward pass (batch of " + std::to_string(nb) + ")");
     }
@@ -122,7 +133,7 @@ cuclip_status encode_ids_impl(cuclip_context* ctx, const std::vector<int32_t>& i
     if (r.st[(size_t)i] != CUCLIP_OK) { fill_nan(out + (size_t)i * D, D); continue; }
     good.push_back(i);
   }
-  run_chunks(ctx, good, ids, (size_t)L, D, out, r, [&](int nb, const int32_t* chunk, float* emb) {
+  run_chunks(ctx, good, ids.data(), (size_t)L, D, out, r, [&](int nb, const int32_t* chunk, float* emb) {
     return encode_token_ids(*ctx->be, cfg, nb, chunk, emb);
   });
   return CUCLIP_OK;
@@ -138,9 +149,15 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
   const int S = cfg.vision.image_size, D = cfg.embed_dim;
   const size_t px = (size_t)3 * S * S;
   BatchResult r(n);
-  std::vector<float> pixels((size_t)n * px);
+  if ((size_t)n * px > ctx->pixel_capacity) {
+    ctx->pixel_scratch.reset();  // release the old buffer before asking for the larger one
+    ctx->pixel_capacity = 0;
+    ctx->pixel_scratch.reset(new float[(size_t)n * px]);
+    ctx->pixel_capacity = (size_t)n * px;
+  }
+  float* pixels = ctx->pixel_scratch.get();
   std::vector<Status> st((size_t)n);
-  prepare(pixels.data(), st.data());
+  prepare(pixels, st.data());
   std::vector<int> good;
   for (int i = 0; i < n; ++i) {
     r.st[(size_t)i] = st[(size_t)i].code;

@@ -24,6 +24,7 @@
 #include "gpu_backend.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -69,7 +70,16 @@ kernels::EpilogueAct to_kernel(Act a) {
 
 class GpuBackend final : public Backend {
  public:
-  GpuBackend(const Model& m, cuclip_dtype dtype, gpu::DType dt) : model_(m), dtype_(dtype), dt_(dt) {}
+  GpuBackend(const Model& m, cuclip_dtype dtype, gpu::DType dt) : model_(m), dtype_(dtype), dt_(dt) {
+    // Which GEMM serves the fused epilogues (activation, bias + residual) in f16/bf16:
+    // CUCLIP_GPU_GEMM=fused (our tensor-core kernel, one pass), cublaslt (cuBLASLt's bias epilogue,
+    // then the activation kernel or a beta = 1 residual) or auto (the default: by size, see
+    // use_fused_gemm()). Read once per context; anything else is auto.
+    if (const char* e = std::getenv("CUCLIP_GPU_GEMM")) {
+      if (std::strcmp(e, "fused") == 0) gemm_policy_ = GemmPolicy::Fused;
+      else if (std::strcmp(e, "cublaslt") == 0) gemm_policy_ = GemmPolicy::CublasLt;
+    }
+  }
   GpuBackend(const GpuBackend&) = delete;
   GpuBackend& operator=(const GpuBackend&) = delete;
 
@@ -254,7 +264,7 @@ class GpuBackend final : public Backend {
                                     : act == Act::QuickGelu ? kernels::Epilogue::BiasQuickGelu
                                     : act == Act::GeluErf ? kernels::Epilogue::BiasGeluErf : kernels::Epilogue::Bias;
       // Plain bias GEMMs stay on cuBLASLt, whose fused BIAS epilogue serves them well.
-      if (epi != kernels::Epilogue::Bias && K % 8 == 0) {
+      if (epi != kernels::Epilogue::Bias && K % 8 == 0 && use_fused_gemm(M, N, K)) {
         Status s = kernels::gemm_forward(dt_, M, N, K, buf(A), w, f32(bias), epi, has_residual ? buf(residual) : nullptr,
                                          buf(out), stream_);
         if (s.code != CUCLIP_ERR_UNSUPPORTED) return s;
@@ -288,6 +298,18 @@ class GpuBackend final : public Backend {
     if (act == Act::None) return Status::Ok();
     return kernels::epilogue_forward(dt_, M, N, nullptr, to_kernel(act), nullptr, buf(out), stream_);
   }
+
+  enum class GemmPolicy { Auto, Fused, CublasLt };
+
+  // Auto: our fused kernel where the extra pass cuBLASLt needs (activation in place, or copying the
+  // residual) costs more than cuBLASLt's faster main loop gains, i.e. small GEMMs; cuBLASLt for the
+  // large ones. The threshold comes from the H200 runs of benchmarks/gpu_check.sh (results in
+  // benchmarks/results/): at CLIP widths our kernel reaches about 25% of the f16 roof.
+  bool use_fused_gemm(int M, int N, int K) const {
+    if (gemm_policy_ != GemmPolicy::Auto) return gemm_policy_ == GemmPolicy::Fused;
+    return (double)M * N * K < kFusedGemmMaxMnk;
+  }
+  static constexpr double kFusedGemmMaxMnk = 1.0 * (1 << 30);
 
   struct Region {
     void** ptr;
@@ -366,6 +388,7 @@ class GpuBackend final : public Backend {
   static const float* f32(W w) { return static_cast<const float*>(w); }
 
   const Model& model_;
+  GemmPolicy gemm_policy_ = GemmPolicy::Auto;
   const cuclip_dtype dtype_;
   const gpu::DType dt_;
   DeviceWeights* weights_ = nullptr;  // owned by the model

@@ -176,7 +176,10 @@ Status big_dynamic_smem(float* out, size_t dyn_smem, bool opt_in, cudaStream_t s
   if (opt_in) {
     cudaError_t e = cudaFuncSetAttribute(big_dynamic_smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          static_cast<int>(dyn_smem));
-    if (e != cudaSuccess) return cuclip::Err(CUCLIP_ERR_DEVICE, cudaGetErrorString(e));
+    if (e != cudaSuccess) {
+      (void)cudaGetLastError();  // clear it, or the next launch's check would report it
+      return cuclip::Err(CUCLIP_ERR_DEVICE, cudaGetErrorString(e));
+    }
   }
   return CUCLIP_LAUNCH(big_dynamic_smem_kernel, dim3(1), dim3(128), dyn_smem, s, out,
                        static_cast<int>(dyn_smem / sizeof(float)));

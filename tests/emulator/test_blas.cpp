@@ -127,7 +127,12 @@ void run_case(const Case& c) {
         // f32 accumulation (k additions, 2^-24 each of the magnitude), a few more roundings for
         // alpha/beta/bias, then one rounding to the output type.
         double scale = std::fabs(c.alpha) * mag + std::fabs(c.beta * cc.values[ci]) + (c.bias ? std::fabs(bias.values[i]) : 0.0);
-        double tol = (c.k + 4) * std::ldexp(1.0, -24) * scale + out_ulp * std::fabs(ref) + 1e-30;
+        // With an f16/bf16 output, real cuBLASLt's bias epilogue rounds more than once (the bias is
+        // taken in the output type and the GEMM result is rounded before the bias is added; seen
+        // on an H200: 1.45 ulp off at |ref| 1.57): allow three roundings of the output type on
+        // the magnitude of the terms.
+        double out_roundings = c.out == DType::f32 ? std::fabs(ref) : 3 * scale;
+        double tol = (c.k + 4) * std::ldexp(1.0, -24) * scale + out_ulp * out_roundings + 1e-30;
         INFO("batch " << bi << " row " << i << " col " << j << " got " << got[ci] << " ref " << ref << " tol " << tol);
         REQUIRE(std::fabs(got[ci] - ref) <= tol);
       }
