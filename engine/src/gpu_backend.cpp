@@ -16,9 +16,11 @@
 // graphs_.run().
 //
 // Ops: LayerNorm, embeddings, pooling, attention_ref and the activation epilogue are our kernels.
-// GEMMs run on cuBLASLt (gpu::gemm) with its bias epilogue and beta = 1 for the residual, except
-// the fused epilogues cuBLASLt lacks (activation, bias + residual) in f16/bf16, which run on our
-// tensor-core GEMM. Attention in f16/bf16 runs on the tensor-core kernel where its head-dim rule
+// GEMMs run on cuBLASLt (gpu::gemm) with its bias epilogue, beta = 1 for the residual and our
+// activation kernel after it; our tensor-core GEMM with the fused epilogues cuBLASLt lacks
+// (activation, bias + residual) is the alternative (CUCLIP_GPU_GEMM=fused), slower on an H200 at
+// every CLIP shape measured so far (see use_fused_gemm()).
+// Attention in f16/bf16 runs on the tensor-core kernel where its head-dim rule
 // allows, attention_ref otherwise (and for f32). Either fast kernel answering UNSUPPORTED falls
 // back to the plain path.
 #include "gpu_backend.hpp"
@@ -73,7 +75,7 @@ class GpuBackend final : public Backend {
   GpuBackend(const Model& m, cuclip_dtype dtype, gpu::DType dt) : model_(m), dtype_(dtype), dt_(dt) {
     // Which GEMM serves the fused epilogues (activation, bias + residual) in f16/bf16:
     // CUCLIP_GPU_GEMM=fused (our tensor-core kernel, one pass), cublaslt (cuBLASLt's bias epilogue,
-    // then the activation kernel or a beta = 1 residual) or auto (the default: by size, see
+    // then the activation kernel or a beta = 1 residual) or auto (the default, see
     // use_fused_gemm()). Read once per context; anything else is auto.
     if (const char* e = std::getenv("CUCLIP_GPU_GEMM")) {
       if (std::strcmp(e, "fused") == 0) gemm_policy_ = GemmPolicy::Fused;
@@ -301,15 +303,13 @@ class GpuBackend final : public Backend {
 
   enum class GemmPolicy { Auto, Fused, CublasLt };
 
-  // Auto: our fused kernel where the extra pass cuBLASLt needs (activation in place, or copying the
-  // residual) costs more than cuBLASLt's faster main loop gains, i.e. small GEMMs; cuBLASLt for the
-  // large ones. The threshold comes from the H200 runs of benchmarks/gpu_check.sh (results in
-  // benchmarks/results/): at CLIP widths our kernel reaches about 25% of the f16 roof.
-  bool use_fused_gemm(int M, int N, int K) const {
-    if (gemm_policy_ != GemmPolicy::Auto) return gemm_policy_ == GemmPolicy::Fused;
-    return (double)M * N * K < kFusedGemmMaxMnk;
-  }
-  static constexpr double kFusedGemmMaxMnk = 1.0 * (1 << 30);
+  // Auto = cuBLASLt, by measurement (H200, benchmarks/results/gpu-h200-2026-11-30/): its bias GEMM
+  // ran at 81-93% of the f16 roof at batch 1024 and 3x faster than our fused kernel even at batch 1
+  // (B/32 mlp_up 50x3072x768: 8 us vs 22 us), so the extra pass of the separate activation kernel
+  // or of the residual copy costs less than our kernel loses in its main loop. End to end, with
+  // cuBLASLt: ViT-B/32 images 1.2-1.5x, ViT-L/14 images 1.6-2.1x, texts 1.6-1.9x the fused
+  // kernel's throughput at batches 8-256. CUCLIP_GPU_GEMM=fused keeps the fused kernel reachable.
+  bool use_fused_gemm(int, int, int) const { return gemm_policy_ == GemmPolicy::Fused; }
 
   struct Region {
     void** ptr;

@@ -289,15 +289,17 @@ std::string dims(dim3 d) {
 
 }  // namespace
 
+// Bad block or grid dimensions: CUDA 13 (driver 580, seen on an H200) reports them as
+// cudaErrorInvalidValue; older toolkits said cudaErrorInvalidConfiguration.
 Status validate_launch(const KernelLaunch& l) {
   uint64_t threads = static_cast<uint64_t>(l.block.x) * l.block.y * l.block.z;
   if (l.block.x == 0 || l.block.y == 0 || l.block.z == 0 || l.block.x > 1024 || l.block.y > 1024 || l.block.z > 64 ||
       threads > 1024) {
-    return device_error(l, cudaErrorInvalidConfiguration,
+    return device_error(l, cudaErrorInvalidValue,
                         "invalid block " + dims(l.block) + ": at most 1024 threads (1024 x 1024 x 64)");
   }
   if (l.grid.x == 0 || l.grid.y == 0 || l.grid.z == 0 || l.grid.x > 2147483647u || l.grid.y > 65535 || l.grid.z > 65535) {
-    return device_error(l, cudaErrorInvalidConfiguration, "invalid grid " + dims(l.grid));
+    return device_error(l, cudaErrorInvalidValue, "invalid grid " + dims(l.grid));
   }
   size_t limit = kDefaultDynamicSmem;
   {

@@ -246,8 +246,8 @@ TEST_CASE("launch_configuration_is_validated_like_cuda", "[emulator]") {
   REQUIRE_OK(gpu::memset(out.get(), 0, sizeof(int), nullptr));
   REQUIRE_OK(configured_launch(out.get(), dim3(2, 3, 4), dim3(8, 4, 2), nullptr));
   CHECK(out.download()[0] == 24);
-  REQUIRE_ERROR(configured_launch(out.get(), dim3(1), dim3(2048), nullptr), "configured_kernel", "cudaErrorInvalidConfiguration");
-  REQUIRE_ERROR(configured_launch(out.get(), dim3(1), dim3(1, 1, 65), nullptr), "cudaErrorInvalidConfiguration");
-  REQUIRE_ERROR(configured_launch(out.get(), dim3(0), dim3(32), nullptr), "cudaErrorInvalidConfiguration");
-  REQUIRE_ERROR(configured_launch(out.get(), dim3(1, 65536), dim3(32), nullptr), "cudaErrorInvalidConfiguration");
+  REQUIRE_ERROR(configured_launch(out.get(), dim3(1), dim3(2048), nullptr), "configured_kernel", "cudaErrorInvalidValue");
+  REQUIRE_ERROR(configured_launch(out.get(), dim3(1), dim3(1, 1, 65), nullptr), "cudaErrorInvalidValue");
+  REQUIRE_ERROR(configured_launch(out.get(), dim3(0), dim3(32), nullptr), "cudaErrorInvalidValue");
+  REQUIRE_ERROR(configured_launch(out.get(), dim3(1, 65536), dim3(32), nullptr), "cudaErrorInvalidValue");
 }
