@@ -31,6 +31,24 @@ __global__ void im2col_kernel(int S, int P, int G, const float* pixels, T* cols)
   }
 }
 
+// The same rows from the uint8 RGB images the CPU pipeline makes (img::preprocess_u8: [B, S, S, 3]
+// interleaved), normalized on the way through lut[c * 256 + v], the exact float32 values of
+// img::normalize_u8 (tabulated on the host): the upload is a quarter of the float pixels', the CPU
+// skips the normalization pass, and the columns are bit-identical to the float path's.
+template <class T>
+__global__ void im2col_u8_kernel(int S, int P, int G, const uint8_t* rgb, const float* lut, T* cols) {
+  const int patch = blockIdx.x;
+  const int N = G * G, b = patch / N, py = (patch % N) / G, px = patch % G;
+  const int PP = P * P, K = 3 * PP;
+  T* out = cols + static_cast<size_t>(patch) * K;
+  for (int k = threadIdx.x; k < K; k += blockDim.x) {
+    const int c = k / PP, i = (k % PP) / P, j = k % P;
+    const size_t src = ((static_cast<size_t>(b) * S + static_cast<size_t>(py) * P + i) * S +
+                        static_cast<size_t>(px) * P + j) * 3 + c;
+    store_f32(out + k, lut[c * 256 + rgb[src]]);
+  }
+}
+
 template <class T>
 __global__ void vision_tokens_kernel(int B, int N, int C, const T* patches, const float* cls, const float* pos,
                                      const float* ln_w, const float* ln_b, float eps, T* out) {
@@ -72,6 +90,20 @@ Status im2col_forward(gpu::DType dt, int B, int S, int P, const float* pixels, v
     using T = decltype(tag);
     return CUCLIP_LAUNCH(im2col_kernel<T>, dim3(static_cast<unsigned>(B) * G * G), dim3(kIm2colThreads), 0, stream, S,
                          P, G, pixels, static_cast<T*>(cols));
+  });
+}
+
+Status im2col_u8_forward(gpu::DType dt, int B, int S, int P, const uint8_t* rgb, const float* lut, void* cols,
+                         cudaStream_t stream) {
+  if (B < 0 || P < 1 || S < P)
+    return Err(CUCLIP_ERR_INVALID_ARGUMENT, "im2col_u8_forward: need B >= 0 and 1 <= P <= S, got B " +
+                                                std::to_string(B) + ", S " + std::to_string(S) + ", P " + std::to_string(P));
+  const int G = S / P;
+  if (B == 0) return Status::Ok();
+  return dispatch_dtype(dt, "im2col_u8_forward", [&](auto tag) {
+    using T = decltype(tag);
+    return CUCLIP_LAUNCH(im2col_u8_kernel<T>, dim3(static_cast<unsigned>(B) * G * G), dim3(kIm2colThreads), 0, stream,
+                         S, P, G, rgb, lut, static_cast<T*>(cols));
   });
 }
 

@@ -10,6 +10,10 @@ namespace cuclip::kernels::inline CUCLIP_BUILD_NS {
 // row b*N + py*G + px, column c*P*P + i*P + j (PyTorch's conv weight [C, 3, P, P] flattened), so
 // cols . conv^T is the stride-P convolution. Pixels past G*P in either direction are never read.
 Status im2col_forward(gpu::DType dt, int B, int S, int P, const float* pixels, void* cols, cudaStream_t stream);
+// The same from uint8 RGB images rgb[B, S, S, 3] (interleaved, as img::preprocess_u8 makes them),
+// normalized through lut[3 * 256] (lut[c * 256 + v]: channel c's float32 value of byte v).
+Status im2col_u8_forward(gpu::DType dt, int B, int S, int P, const uint8_t* rgb, const float* lut, void* cols,
+                         cudaStream_t stream);
 
 // Vision tokens, T = N + 1 per image: out[b*T] = cls + pos[0], out[b*T + 1 + i] = patches[b*N + i] +
 // pos[1 + i], then LayerNorm(ln_w, ln_b) of each row when ln_w is not null (ln_pre, fused: the sum

@@ -53,6 +53,15 @@ class Backend {
 
   // out[B*N, C] = patches of host pixels[B, 3, S, S] times conv[C, 3, P, P] (no bias).
   virtual Status patch_embed(int B, int S, int P, int C, const float* host_pixels, W conv, Buf out) = 0;
+  // Backends that normalize on their own device take the uint8 images instead (a quarter of the
+  // bytes to move, no normalization pass on the host): patch_embed_u8 is then called with
+  // rgb[B, S, S, 3] interleaved (img::preprocess_u8) and lut[3 * 256] (img::normalize_lut), and
+  // must give exactly what patch_embed gives on the normalized floats.
+  virtual bool takes_u8_pixels() const { return false; }
+  virtual Status patch_embed_u8(int /*B*/, int /*S*/, int /*P*/, int /*C*/, const uint8_t* /*host_rgb*/,
+                                const float* /*lut*/, W /*conv*/, Buf /*out*/) {
+    return Err(CUCLIP_ERR_INTERNAL, "patch_embed_u8: this backend takes float pixels");
+  }
   // out[b*T + 0] = class + pos[0]; out[b*T + 1 + i] = patches[b*N + i] + pos[1 + i]; then
   // LayerNorm(ln_w, ln_b) when ln_w is not null. T = N + 1.
   virtual Status vision_tokens(int B, int N, int C, Buf patches, W cls, W pos, W ln_w, W ln_b, float eps, Buf out) = 0;

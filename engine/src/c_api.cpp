@@ -28,8 +28,8 @@ struct cuclip_context {
   // page faults on every call once it is large enough for malloc to map it (>= 32 MB, a batch of
   // 64 at 224 px), which dominated GPU batches. Never zeroed: every item's rows are written or the
   // item fails.
-  std::unique_ptr<float[]> pixel_scratch;
-  size_t pixel_capacity = 0;
+  std::unique_ptr<unsigned char[]> pixel_scratch;  // float or uint8 pixels, see encode_images_impl
+  size_t pixel_capacity = 0;                       // bytes
 };
 
 struct cuclip_classifier {
@@ -139,25 +139,37 @@ cuclip_status encode_ids_impl(cuclip_context* ctx, const std::vector<int32_t>& i
   return CUCLIP_OK;
 }
 
-// Image batches: `prepare` decodes and preprocesses all n items into pixels[n, 3, S, S], setting
-// each item's status (a failed item never affects the others); the good ones then run through
-// the forward in chunks of max_batch.
+// Where `prepare` writes an image batch: normalized float pixels[n, 3, S, S], or, for a backend
+// that normalizes on its device (Backend::takes_u8_pixels), the uint8 images rgb[n, S, S, 3].
+// Exactly one of the two is set.
+struct PixelOut {
+  float* f32 = nullptr;
+  uint8_t* u8 = nullptr;
+};
+
+// Image batches: `prepare` decodes and preprocesses all n items into a PixelOut, setting each
+// item's status (a failed item never affects the others); the good ones then run through the
+// forward in chunks of max_batch.
 template <class Prepare>
 cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Prepare&& prepare) {
   if (!ctx || n < 0 || (n > 0 && !out)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "ctx and out must not be NULL, n must be >= 0");
   const ModelConfig& cfg = ctx->model->config();
   const int S = cfg.vision.image_size, D = cfg.embed_dim;
   const size_t px = (size_t)3 * S * S;
+  const bool u8 = ctx->be->takes_u8_pixels();
+  const size_t bytes = (size_t)n * px * (u8 ? 1 : sizeof(float));
   BatchResult r(n);
-  if ((size_t)n * px > ctx->pixel_capacity) {
+  if (bytes > ctx->pixel_capacity) {
     ctx->pixel_scratch.reset();  // release the old buffer before asking for the larger one
     ctx->pixel_capacity = 0;
-    ctx->pixel_scratch.reset(new float[(size_t)n * px]);
-    ctx->pixel_capacity = (size_t)n * px;
+    ctx->pixel_scratch.reset(new unsigned char[bytes]);  // aligned for float (new[]'s default alignment)
+    ctx->pixel_capacity = bytes;
   }
-  float* pixels = ctx->pixel_scratch.get();
+  PixelOut pix;
+  if (u8) pix.u8 = ctx->pixel_scratch.get();
+  else pix.f32 = reinterpret_cast<float*>(ctx->pixel_scratch.get());
   std::vector<Status> st((size_t)n);
-  prepare(pixels, st.data());
+  prepare(pix, st.data());
   std::vector<int> good;
   for (int i = 0; i < n; ++i) {
     r.st[(size_t)i] = st[(size_t)i].code;
@@ -165,9 +177,17 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
     if (st[(size_t)i].ok()) good.push_back(i);
     else fill_nan(out + (size_t)i * D, D);
   }
-  run_chunks(ctx, good, pixels, px, D, out, r, [&](int nb, const float* chunk, float* emb) {
-    return encode_images(*ctx->be, cfg, nb, chunk, emb);
-  });
+  if (u8) {
+    float lut[3 * 256];
+    img::normalize_lut(ctx->model->preset(), lut);
+    run_chunks(ctx, good, static_cast<const uint8_t*>(pix.u8), px, D, out, r, [&](int nb, const uint8_t* chunk, float* emb) {
+      return encode_images_u8(*ctx->be, cfg, nb, chunk, lut, emb);
+    });
+  } else {
+    run_chunks(ctx, good, static_cast<const float*>(pix.f32), px, D, out, r, [&](int nb, const float* chunk, float* emb) {
+      return encode_images(*ctx->be, cfg, nb, chunk, emb);
+    });
+  }
   return r.finish(statuses, "image");
 }
 
@@ -336,10 +356,11 @@ cuclip_status cuclip_encode_token_ids(cuclip_context* ctx, const int32_t* ids, i
 cuclip_status cuclip_encode_image_files(cuclip_context* ctx, const char* const* paths, int n, float* out, cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && !paths) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "paths must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](float* pixels, Status* st) {
+    return encode_images_impl(ctx, n, out, statuses, [&](PixelOut pixels, Status* st) {
       std::vector<std::string> p((size_t)n);
       for (int i = 0; i < n; ++i) p[(size_t)i] = paths[i] ? paths[i] : "";
-      img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels, st, decode_threads(ctx));
+      if (pixels.u8) img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels.u8, st, decode_threads(ctx));
+      else img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels.f32, st, decode_threads(ctx));
       for (int i = 0; i < n; ++i)
         if (!paths[i]) st[i] = Err(CUCLIP_ERR_INVALID_ARGUMENT, "path is NULL");
     });
@@ -350,14 +371,15 @@ cuclip_status cuclip_encode_image_buffers(cuclip_context* ctx, const void* const
                                           cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && (!data || !sizes)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "data and sizes must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](float* pixels, Status* st) {
+    return encode_images_impl(ctx, n, out, statuses, [&](PixelOut pixels, Status* st) {
       std::vector<const uint8_t*> d((size_t)n);
       std::vector<size_t> sz((size_t)n);
       for (int i = 0; i < n; ++i) {
         d[(size_t)i] = static_cast<const uint8_t*>(data[i]);
         sz[(size_t)i] = data[i] ? sizes[i] : 0;
       }
-      img::preprocess_buffers(d, sz, ctx->model->preset(), decode_options(ctx), pixels, st, decode_threads(ctx));
+      if (pixels.u8) img::preprocess_buffers(d, sz, ctx->model->preset(), decode_options(ctx), pixels.u8, st, decode_threads(ctx));
+      else img::preprocess_buffers(d, sz, ctx->model->preset(), decode_options(ctx), pixels.f32, st, decode_threads(ctx));
       for (int i = 0; i < n; ++i)
         if (!data[i]) st[i] = Err(CUCLIP_ERR_INVALID_ARGUMENT, "buffer is NULL");
     });
@@ -367,7 +389,7 @@ cuclip_status cuclip_encode_image_buffers(cuclip_context* ctx, const void* const
 cuclip_status cuclip_encode_image_pixels(cuclip_context* ctx, const cuclip_image_view* images, int n, float* out, cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && !images) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "images must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](float* pixels, Status* st) {
+    return encode_images_impl(ctx, n, out, statuses, [&](PixelOut pixels, Status* st) {
       const size_t px = (size_t)3 * ctx->model->config().vision.image_size * ctx->model->config().vision.image_size;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(decode_threads(ctx))
       for (int i = 0; i < n; ++i) {
@@ -384,7 +406,13 @@ cuclip_status cuclip_encode_image_pixels(cuclip_context* ctx, const cuclip_image
           try {
             img::Image im;
             s = img::from_pixels(v.pixels, v.width, v.height, v.stride, ch, &im);
-            if (s.ok()) s = img::preprocess(im, ctx->model->preset(), pixels + (size_t)i * px);
+            if (s.ok() && pixels.u8) {
+              std::vector<uint8_t> rgb;
+              s = img::preprocess_u8(im, ctx->model->preset(), &rgb);
+              if (s.ok()) std::copy(rgb.begin(), rgb.end(), pixels.u8 + (size_t)i * px);
+            } else if (s.ok()) {
+              s = img::preprocess(im, ctx->model->preset(), pixels.f32 + (size_t)i * px);
+            }
           } catch (const std::bad_alloc&) {
             s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory while preprocessing");
           }

@@ -45,10 +45,12 @@ std::string layer_prefix(const char* tower, int i) { return std::string(tower) +
 
 }  // namespace
 
-Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, float* out) {
+namespace {
+
+// The vision tower after patch_embed has left the patch rows in Buf::Y.
+Status vision_after_patches(Backend& be, const ModelConfig& cfg, int B, float* out) {
   const VisionConfig& v = cfg.vision;
   const int C = v.width, N = v.grid() * v.grid(), T = N + 1, D = cfg.embed_dim;
-  CUCLIP_TRY(be.patch_embed(B, v.image_size, v.patch_size, C, pixels, be.weight("vision.patch_embed.weight"), Buf::Y));  // (C, 3, P, P)
   CUCLIP_TRY(be.vision_tokens(B, N, C, Buf::Y, be.weight("vision.class_embedding"),  // (C)
                               be.weight("vision.pos_embed"),                          // (T, C)
                               v.ln_pre ? be.weight("vision.ln_pre.weight") : nullptr, // (C)
@@ -61,6 +63,22 @@ Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pi
   CUCLIP_TRY(be.layernorm(B, C, Buf::POOL, be.weight("vision.ln_post.weight"), be.weight("vision.ln_post.bias"), v.ln_eps, Buf::POOL2));
   CUCLIP_TRY(be.gemm(B, D, C, Buf::POOL2, be.weight("vision.proj.weight"), nullptr, Act::None, nullptr, Buf::EMB));  // (D, C)
   return be.normalize_to_host(B, D, Buf::EMB, out);
+}
+
+}  // namespace
+
+Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, float* out) {
+  const VisionConfig& v = cfg.vision;
+  CUCLIP_TRY(be.patch_embed(B, v.image_size, v.patch_size, v.width, pixels, be.weight("vision.patch_embed.weight"),  // (C, 3, P, P)
+                            Buf::Y));
+  return vision_after_patches(be, cfg, B, out);
+}
+
+Status encode_images_u8(Backend& be, const ModelConfig& cfg, int B, const uint8_t* rgb, const float* lut, float* out) {
+  const VisionConfig& v = cfg.vision;
+  CUCLIP_TRY(be.patch_embed_u8(B, v.image_size, v.patch_size, v.width, rgb, lut, be.weight("vision.patch_embed.weight"),
+                               Buf::Y));
+  return vision_after_patches(be, cfg, B, out);
 }
 
 int text_pool_index(const TextConfig& t, const int32_t* ids) {

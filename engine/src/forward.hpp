@@ -9,6 +9,9 @@ namespace cuclip {
 
 // Image embeddings: pixels[B, 3, S, S] (normalized, host) -> out[B, D] L2-normalized (host).
 Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, float* out);
+// The same from the uint8 images rgb[B, S, S, 3] and the preset's normalization table lut[3 * 256],
+// for backends whose takes_u8_pixels() is true.
+Status encode_images_u8(Backend& be, const ModelConfig& cfg, int B, const uint8_t* rgb, const float* lut, float* out);
 
 // Text embeddings: ids[B, context_length] (host, validated < vocab) -> out[B, D] (host).
 // Sequences are cut after their pooled token (causal attention makes later tokens irrelevant to

@@ -126,7 +126,8 @@ class GpuBackend final : public Backend {
     pixels_per_item_ = 3 * S * S;
     std::vector<Region> regions;
     for (int i = 0; i < (int)Buf::kCount; ++i) regions.push_back({&bufs_[i], elems[i] * es});
-    regions.push_back({(void**)&d_pixels_, mb * pixels_per_item_ * sizeof(float)});
+    regions.push_back({(void**)&d_pixels_, mb * pixels_per_item_ * sizeof(float)});  // f32, or uint8 in its first quarter
+    regions.push_back({(void**)&d_lut_, 3 * 256 * sizeof(float)});
     regions.push_back({(void**)&d_ints_, 2 * max_text_rows_ * sizeof(int32_t)});
     regions.push_back({(void**)&d_offsets_, (mb + 1) * sizeof(int32_t)});
     regions.push_back({(void**)&d_pool_rows_, mb * sizeof(int32_t)});
@@ -134,7 +135,7 @@ class GpuBackend final : public Backend {
     Status s = allocate_device(regions);
     if (!s.ok()) return Err(s.code, "reserving the workspace for batch " + std::to_string(max_batch) + ": " + s.message);
     const size_t pinned[kStages] = {mb * pixels_per_item_ * sizeof(float), 2 * max_text_rows_ * sizeof(int32_t),
-                                    (mb + 1) * sizeof(int32_t), mb * sizeof(int32_t)};
+                                    (mb + 1) * sizeof(int32_t), mb * sizeof(int32_t), 3 * 256 * sizeof(float)};
     for (int i = 0; i < kStages; ++i) CUCLIP_TRY(gpu::host_alloc_pinned(&staging_[i], pinned[i]));
     CUCLIP_TRY(gpu::host_alloc_pinned((void**)&h_emb_, mb * (size_t)c.embed_dim * sizeof(float)));
     return Status::Ok();
@@ -152,6 +153,21 @@ class GpuBackend final : public Backend {
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kPixels, host_pixels, (size_t)B * 3 * S * S * sizeof(float), d_pixels_));
     CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_forward(dt_, B, S, P, d_pixels_, buf(Buf::COLS), stream_); }));
+    const int G = S / P;
+    return gemm(B * G * G, C, 3 * P * P, Buf::COLS, conv, nullptr, Act::None, nullptr, out);
+  }
+
+  // The first op of a vision forward from uint8 images: a quarter of the float upload, normalized
+  // (through the host's exact table) inside the im2col kernel.
+  bool takes_u8_pixels() const override { return true; }
+  Status patch_embed_u8(int B, int S, int P, int C, const uint8_t* host_rgb, const float* lut, W conv, Buf out) override {
+    CUCLIP_TRY(check_batch("patch_embed_u8", B));
+    shape_key_.assign({0, B});
+    begin_forward(shape_key_, B);
+    CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
+    CUCLIP_TRY(stage(kPixels, host_rgb, (size_t)B * 3 * S * S, d_pixels_));
+    const uint8_t* rgb = reinterpret_cast<const uint8_t*>(d_pixels_);
+    CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_u8_forward(dt_, B, S, P, rgb, d_lut_, buf(Buf::COLS), stream_); }));
     const int G = S / P;
     return gemm(B * G * G, C, 3 * P * P, Buf::COLS, conv, nullptr, Act::None, nullptr, out);
   }
@@ -316,7 +332,7 @@ class GpuBackend final : public Backend {
     size_t bytes;
   };
   // Pinned host buffers that inputs pass through on their way to the device.
-  enum Stage { kPixels, kInts, kOffsets, kPoolRows, kStages };
+  enum Stage { kPixels, kInts, kOffsets, kPoolRows, kLut, kStages };
 
   // The workspace: one allocation on a GPU. The emulator gives each region its own, so that its
   // guard pages catch a kernel running past the end of any buffer; sizes are rounded up to 16 bytes
@@ -400,6 +416,7 @@ class GpuBackend final : public Backend {
   std::vector<void*> arenas_;
   void* bufs_[(int)Buf::kCount] = {};
   float* d_pixels_ = nullptr;
+  float* d_lut_ = nullptr;  // the normalization table of patch_embed_u8
   int32_t* d_ints_ = nullptr;  // text ids, then their positions
   int32_t* d_offsets_ = nullptr;
   int32_t* d_pool_rows_ = nullptr;

@@ -31,6 +31,43 @@ TEST_CASE("im2col_matches_cpu_patches_including_ragged_images", "[gpu_kernels][e
     }
 }
 
+TEST_CASE("im2col_u8_equals_cpu_normalize_then_im2col_bit_for_bit", "[gpu_kernels][embed]") {
+  // The GPU path's input: uint8 RGB images normalized on the device through the host's table. Its
+  // columns must be exactly the float path's (img::normalize_u8, then im2col): same table values,
+  // one rounding to dt.
+  CUCLIP_SEED_INFO();
+  struct Shape { int B, S, P; };
+  float lut[3 * 256];
+  for (int c = 0; c < 3; ++c)
+    for (int v = 0; v < 256; ++v) lut[c * 256 + v] = ((float)v / 255.0f - 0.45f + 0.01f * c) / (0.27f + 0.005f * c);
+  for (DT dt : kAllDtypes)
+    for (Shape sh : {Shape{1, 36, 12}, Shape{3, 35, 7}, Shape{2, 16, 16}}) {
+      INFO(dt_name(dt) << " B " << sh.B << " S " << sh.S << " P " << sh.P);
+      const int G = sh.S / sh.P, SG = G * sh.P, K = 3 * sh.P * sh.P;
+      const size_t n = (size_t)sh.B * sh.S * sh.S * 3;
+      std::vector<uint8_t> rgb(n);
+      const std::vector<float> r = random_floats(n, 0.0f, 255.99f);
+      for (size_t i = 0; i < n; ++i) rgb[i] = (uint8_t)r[i];
+      uint8_t* drgb = nullptr;
+      REQUIRE_OK(cuclip::gpu::device_alloc((void**)&drgb, n));
+      REQUIRE_OK(cuclip::gpu::memcpy_h2d(drgb, rgb.data(), n, nullptr));
+      DeviceTensor dlut(DT::f32, std::vector<float>(lut, lut + 3 * 256)), cols(dt, (size_t)sh.B * G * G * K);
+      cols.poison();
+      REQUIRE_OK(cuclip::kernels::im2col_u8_forward(dt, sh.B, sh.S, sh.P, drgb, (const float*)dlut.get(), cols.get(), nullptr));
+      std::vector<float> got = cols.download();
+      REQUIRE_OK(cuclip::gpu::device_free(drgb));
+      // Reference: normalize to CHW float with the table, crop to the patch grid, im2col.
+      std::vector<float> cropped((size_t)sh.B * 3 * SG * SG), ref(got.size());
+      for (int b = 0; b < sh.B; ++b)
+        for (int c = 0; c < 3; ++c)
+          for (int y = 0; y < SG; ++y)
+            for (int x = 0; x < SG; ++x)
+              cropped[(((size_t)b * 3 + c) * SG + y) * SG + x] = lut[c * 256 + rgb[(((size_t)b * sh.S + y) * sh.S + x) * 3 + c]];
+      cuclip::cpu::im2col_patches(sh.B, SG, sh.P, cropped.data(), ref.data());
+      CUCLIP_REQUIRE_CLOSE(got, round_to(dt, ref), 0.0, 0.0);
+    }
+}
+
 TEST_CASE("vision_tokens_add_class_and_position_then_ln_pre", "[gpu_kernels][embed]") {
   CUCLIP_SEED_INFO();
   const float eps = 1e-5f;

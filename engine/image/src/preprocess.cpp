@@ -142,19 +142,23 @@ Status preprocess_u8(const Image& img, const Preset& p, std::vector<uint8_t>* rg
   return Status::Ok();
 }
 
-void normalize_u8(const uint8_t* rgb, int size, const Preset& p, float* out_chw) {
+void normalize_lut(const Preset& p, float* lut) {
   // Only 256 inputs per channel: tabulate the exact float32 arithmetic once.
-  float lut[3][256];
   for (int c = 0; c < 3; ++c) {
     for (int v = 0; v < 256; ++v) {
       const float x = p.rescale_in_float64 ? (float)((double)v * p.rescale_factor) : (float)v / 255.0f;
       const float centered = x - p.mean[c];
-      lut[c][v] = centered / p.std[c];
+      lut[c * 256 + v] = centered / p.std[c];
     }
   }
+}
+
+void normalize_u8(const uint8_t* rgb, int size, const Preset& p, float* out_chw) {
+  float lut[3 * 256];
+  normalize_lut(p, lut);
   const size_t plane = (size_t)size * size;
   for (size_t i = 0; i < plane; ++i)
-    for (int c = 0; c < 3; ++c) out_chw[c * plane + i] = lut[c][rgb[i * 3 + c]];
+    for (int c = 0; c < 3; ++c) out_chw[c * plane + i] = lut[c * 256 + rgb[i * 3 + c]];
 }
 
 Status preprocess(const Image& img, const Preset& p, float* out_chw) {
@@ -194,10 +198,25 @@ void run_one(Status s, const Image& im, const Preset& p, float* slice, Status* s
   if (status) *status = std::move(s);
 }
 
-}  // namespace
+// The uint8 edition: the image the model sees, before normalization (a failed item's slice is 0).
+void run_one(Status s, const Image& im, const Preset& p, uint8_t* slice, Status* status) {
+  const size_t n = 3 * (size_t)p.size * p.size;
+  if (s.ok()) {
+    try {
+      std::vector<uint8_t> rgb;
+      s = preprocess_u8(im, p, &rgb);
+      if (s.ok()) std::copy(rgb.begin(), rgb.end(), slice);
+    } catch (const std::bad_alloc&) {
+      s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory while preprocessing");
+    }
+  }
+  if (!s.ok()) std::fill(slice, slice + n, uint8_t{0});
+  if (status) *status = std::move(s);
+}
 
-void preprocess_files(const std::vector<std::string>& paths, const Preset& p, const DecodeOptions& opt, float* out,
-                      Status* statuses, int n_threads) {
+template <class Out>
+void files_impl(const std::vector<std::string>& paths, const Preset& p, const DecodeOptions& opt, Out* out,
+                Status* statuses, int n_threads) {
   const size_t per = 3 * (size_t)p.size * p.size;
   parallel_for((int)paths.size(), n_threads, [&](int i) {
     Image im;
@@ -209,8 +228,9 @@ void preprocess_files(const std::vector<std::string>& paths, const Preset& p, co
   });
 }
 
-void preprocess_buffers(const std::vector<const uint8_t*>& data, const std::vector<size_t>& sizes, const Preset& p,
-                        const DecodeOptions& opt, float* out, Status* statuses, int n_threads) {
+template <class Out>
+void buffers_impl(const std::vector<const uint8_t*>& data, const std::vector<size_t>& sizes, const Preset& p,
+                  const DecodeOptions& opt, Out* out, Status* statuses, int n_threads) {
   const size_t per = 3 * (size_t)p.size * p.size;
   const int n = (int)std::min(data.size(), sizes.size());
   parallel_for(n, n_threads, [&](int i) {
@@ -218,6 +238,26 @@ void preprocess_buffers(const std::vector<const uint8_t*>& data, const std::vect
     Status s = decode_memory_for_preset(data[i], sizes[i], opt, p, &im);
     run_one(std::move(s), im, p, out + per * i, statuses ? &statuses[i] : nullptr);
   });
+}
+
+}  // namespace
+
+void preprocess_files(const std::vector<std::string>& paths, const Preset& p, const DecodeOptions& opt, float* out,
+                      Status* statuses, int n_threads) {
+  files_impl(paths, p, opt, out, statuses, n_threads);
+}
+void preprocess_files(const std::vector<std::string>& paths, const Preset& p, const DecodeOptions& opt, uint8_t* out,
+                      Status* statuses, int n_threads) {
+  files_impl(paths, p, opt, out, statuses, n_threads);
+}
+
+void preprocess_buffers(const std::vector<const uint8_t*>& data, const std::vector<size_t>& sizes, const Preset& p,
+                        const DecodeOptions& opt, float* out, Status* statuses, int n_threads) {
+  buffers_impl(data, sizes, p, opt, out, statuses, n_threads);
+}
+void preprocess_buffers(const std::vector<const uint8_t*>& data, const std::vector<size_t>& sizes, const Preset& p,
+                        const DecodeOptions& opt, uint8_t* out, Status* statuses, int n_threads) {
+  buffers_impl(data, sizes, p, opt, out, statuses, n_threads);
 }
 
 }  // namespace cuclip::img

@@ -106,14 +106,24 @@ Status preprocess_u8(const Image& img, const Preset& p, std::vector<uint8_t>* rg
 Status preprocess(const Image& img, const Preset& p, float* out_chw);
 // The normalization step alone (rgb: size*size*3 interleaved), for callers holding preprocess_u8 output.
 void normalize_u8(const uint8_t* rgb, int size, const Preset& p, float* out_chw);
+// Its table: lut[c * 256 + v] = the float32 value of byte v in channel c (3 * 256 floats), which
+// is what the GPU path normalizes with on the device.
+void normalize_lut(const Preset& p, float* lut);
 
 // Decodes + preprocesses paths[i] into out[i * 3*S*S] on n_threads threads (<= 0: all cores).
 // statuses[i] is set for every item; a failed item's slice is NaN and never affects the others.
 void preprocess_files(const std::vector<std::string>& paths, const Preset& p, const DecodeOptions& opt,
                       float* out, Status* statuses, int n_threads);
+// The same stopping before normalization: out[i * 3*S*S] receives preprocess_u8's bytes (a failed
+// item's slice is zero).
+void preprocess_files(const std::vector<std::string>& paths, const Preset& p, const DecodeOptions& opt,
+                      uint8_t* out, Status* statuses, int n_threads);
 // The same for encoded images in memory.
 void preprocess_buffers(const std::vector<const uint8_t*>& data, const std::vector<size_t>& sizes,
                         const Preset& p, const DecodeOptions& opt, float* out, Status* statuses,
+                        int n_threads);
+void preprocess_buffers(const std::vector<const uint8_t*>& data, const std::vector<size_t>& sizes,
+                        const Preset& p, const DecodeOptions& opt, uint8_t* out, Status* statuses,
                         int n_threads);
 
 // Building blocks, exposed for tests and the GPU path.
