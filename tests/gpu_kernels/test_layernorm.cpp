@@ -20,7 +20,7 @@ TEST_CASE("layernorm_matches_cpu_reference_every_dtype", "[gpu_kernels][layernor
   CUCLIP_SEED_INFO();
   for (DT dt : kAllDtypes)
     for (int rows : {1, 3, 50, 77, 257})
-      for (int C : {5, 64, 80, 161, 768}) {
+      for (int C : {5, 64, 80, 161, 512, 768, 1024, 1280}) {  // f16/bf16 at 512..1280: the vectorized kernel
         INFO(dt_name(dt) << " rows " << rows << " C " << C);
         // An offset on the inputs makes the mean large against the spread, as in real residual streams.
         std::vector<float> x = round_to(dt, random_floats((size_t)rows * C, 1.0f, 5.0f));
@@ -44,6 +44,17 @@ TEST_CASE("layernorm_in_place_and_without_affine_parameters", "[gpu_kernels][lay
   std::vector<float> ref(x.size());
   cuclip::cpu::layernorm(rows, C, x.data(), C, nullptr, nullptr, kEps, ref.data(), C);
   CUCLIP_REQUIRE_CLOSE(dx.download(), ref, atol_of(DT::f32), rtol_of(DT::f32));
+  // The same for the vectorized f16/bf16 kernel (a CLIP width): in place, no w, no b.
+  for (DT dt : {DT::f16, DT::bf16}) {
+    INFO(dt_name(dt));
+    const int W = 768;
+    std::vector<float> xv = round_to(dt, random_floats((size_t)rows * W, -3.0f, 3.0f));
+    DeviceTensor dxv(dt, xv);
+    REQUIRE_OK(cuclip::kernels::layernorm_forward(dt, rows, W, dxv.get(), nullptr, nullptr, kEps, dxv.get(), nullptr));
+    std::vector<float> refv(xv.size());
+    cuclip::cpu::layernorm(rows, W, xv.data(), W, nullptr, nullptr, kEps, refv.data(), W);
+    CUCLIP_REQUIRE_CLOSE(dxv.download(), refv, atol_of(dt), rtol_of(dt));
+  }
 }
 
 TEST_CASE("add_layernorm_updates_residual_and_normalizes_it", "[gpu_kernels][layernorm]") {
