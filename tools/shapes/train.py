@@ -237,6 +237,9 @@ def main():
     ap.add_argument("--vision-width", type=int, default=0, help="override the vision width")
     ap.add_argument("--vision-head-width", type=int, default=0, help="override the vision head width")
     ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--init-from", default=None,
+                    help="start from the weights of an exported checkpoint directory (open_clip_model.safetensors), "
+                         "e.g. to finish a run that --max-minutes cut short with a decaying learning rate")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop training (and export) after this much time (0: no limit)")
     ap.add_argument("--export-dtype", choices=["float32", "float16"], default="float32",
                     help="dtype of the exported safetensors (float16 halves the file; cuclip-convert --dtype f16 stores that anyway)")
@@ -252,6 +255,10 @@ def main():
     log = lambda *a: print(f"[{time.time() - t_start:7.1f}s]", *a, flush=True)  # noqa: E731
 
     model, preprocess, tokenizer = build_model()
+    if args.init_from:
+        from safetensors.torch import load_file
+        state = load_file(str(Path(args.init_from) / "open_clip_model.safetensors"))
+        model.load_state_dict({k: v.float() for k, v in state.items()})
     model.to(args.device)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters; preprocess: {preprocess}")
@@ -382,7 +389,7 @@ def main():
     preds = zero_shot(reloaded, tok2, x2, eval_truth)
     r = report(preds, eval_truth)
     r.update({"train_minutes": round(train_min, 1), "total_minutes": round((time.time() - t_start) / 60, 1),
-              "params": n_params, "steps": args.steps, "device": args.device, "export_dtype": args.export_dtype, "stopped_after": last, "batch": args.batch, "train_images": args.train_images,
+              "params": n_params, "steps": args.steps, "init_from": args.init_from, "lr": args.lr, "device": args.device, "export_dtype": args.export_dtype, "stopped_after": last, "batch": args.batch, "train_images": args.train_images,
               "held_out_combos": [f"a {c} {s}" for c, s in HELD_OUT]})
     (Path(args.out) / "eval_pytorch.json").write_text(json.dumps(r, indent=2))
     with open(Path(args.eval_dir) / "predictions_pytorch.tsv", "w") as f:
