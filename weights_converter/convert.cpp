@@ -15,6 +15,7 @@
 #include "base/file.hpp"
 #include "base/half.hpp"
 #include "cuclip/tokenizer.hpp"
+#include "model.hpp"  // tokenizer_spec_from_config: the spec the engine builds its tokenizer from
 #include "model_file.hpp"
 #include "safetensors.hpp"
 #include "paths.hpp"
@@ -51,11 +52,13 @@ struct Cfg {
     if (v < lo || v > hi) { st = Err(CUCLIP_ERR_INVALID_MODEL, where + "." + k + ": " + std::to_string(v) + " is out of range"); return def; }
     return (int)v;
   }
-  double get_num(const char* k, double def) {
+  double get_num(const char* k, double def, double lo = -HUGE_VAL, double hi = HUGE_VAL) {
     if (!st.ok()) return def;
     if (!j.contains(k) || j[k].is_null()) return def;
     if (!j[k].is_number() || !std::isfinite(j[k].get<double>())) { st = Err(CUCLIP_ERR_INVALID_MODEL, where + "." + k + ": must be a finite number"); return def; }
-    return j[k].get<double>();
+    const double v = j[k].get<double>();
+    if (v < lo || v > hi) { st = Err(CUCLIP_ERR_INVALID_MODEL, where + "." + k + ": " + j[k].dump() + " is out of range"); return def; }
+    return v;
   }
   std::string get_str(const char* k, const std::string& def) {
     if (!st.ok()) return def;
@@ -185,6 +188,58 @@ Status activation_from_hf(const std::string& act, const std::string& where, Acti
   return Status::Ok();
 }
 
+// An integer JSON value read without narrowing: 2^32 + 8 must be refused, not taken for 8.
+bool int_in_range(const json& v, int lo, int hi, int* out) {
+  if (!v.is_number_integer()) return false;
+  if (v.is_number_unsigned() && v.get<uint64_t>() > (uint64_t)INT64_MAX) return false;
+  const int64_t x = v.get<int64_t>();
+  if (x < lo || x > hi) return false;
+  *out = (int)x;
+  return true;
+}
+
+// One normalization constant as the model file stores it (a float): finite after narrowing, and a
+// std also positive after narrowing (1e300 becomes inf, 1e-50 becomes 0).
+Status normalization_value(const json& v, bool is_std, const std::string& what, float* out) {
+  const float f = v.get<float>();
+  if (!std::isfinite(f) || (is_std && !(f > 0)))
+    return Err(CUCLIP_ERR_INVALID_MODEL, what + ": " + v.dump() + (is_std ? " is not a positive finite float" : " is not a finite float"));
+  *out = f;
+  return Status::Ok();
+}
+
+// The MLP width open_clip derives, int(width * mlp_ratio), computed only once it fits the format.
+Status mlp_width(int width, double ratio, const std::string& what, int* out) {
+  constexpr double kMaxMlp = 65536;  // docs/format.md: mlp_dim in [1, 65536]
+  const double m = width * ratio;
+  if (!(ratio > 0) || !(m >= 1 && m < kMaxMlp + 1))
+    return Err(CUCLIP_ERR_INVALID_MODEL, what + ".mlp_ratio " + json(ratio).dump() + " gives an MLP width outside [1, 65536] for width " + std::to_string(width));
+  *out = (int)m;
+  return Status::Ok();
+}
+
+// merges.txt is the one tokenizer source read as raw text (vocab.json and tokenizer.json go through
+// the JSON parser, which refuses invalid UTF-8); the model header stores merges as JSON strings.
+Status check_merges_are_utf8(const std::vector<std::string>& merges, const std::string& file) {
+  for (size_t i = 0; i < merges.size(); ++i) {
+    try {
+      (void)json(merges[i]).dump();  // the writer's own serializer decides what it can store
+    } catch (const json::exception&) {
+      return Err(CUCLIP_ERR_INVALID_MODEL, "'" + file + "': merge " + std::to_string(i + 1) + " is not valid UTF-8");
+    }
+  }
+  return Status::Ok();
+}
+
+// Builds the tokenizer the engine will build when it loads the model (engine/src/model.cpp does
+// the same from the same spec), so that what it would refuse is refused here, naming the sources.
+Status check_tokenizer_builds(const TokenizerConfig& t, const std::string& sources) {
+  std::unique_ptr<tok::Tokenizer> built;
+  const Status s = tok::Tokenizer::create(tokenizer_spec_from_config(t), &built);
+  if (!s.ok()) return Err(CUCLIP_ERR_INVALID_MODEL, sources + ": the tokenizer cannot be built: " + s.message);
+  return Status::Ok();
+}
+
 std::string find_bundled_bpe(const std::string& given) {
   if (!given.empty()) return given;
   return find_data_file("bpe_simple_vocab_16e6.txt.gz");
@@ -207,20 +262,24 @@ Status clip_bpe_tokenizer(const std::string& bpe_path, TokenizerConfig* out) {
 // ---------------------------------------------------------------------------------------------
 // transformers
 
-Status hf_tokenizer(const std::string& dir, TokenizerConfig* out) {
+// The tokenizer from vocab.json + merges.txt or tokenizer.json; *sources names the files read.
+Status hf_tokenizer(const std::string& dir, TokenizerConfig* out, std::string* sources) {
   tok::TokenizerSpec spec;
   const std::string vj = path_join(dir, "vocab.json"), mt = path_join(dir, "merges.txt"), tj = path_join(dir, "tokenizer.json");
   if (file_exists(vj) && file_exists(mt)) {
     std::string v, m;
     CUCLIP_TRY(read_text_file(vj, kMaxJsonFile, &v));
     CUCLIP_TRY(read_text_file(mt, kMaxJsonFile, &m));
+    *sources = "'" + vj + "' / '" + mt + "'";
     Status s = tok::spec_from_hf_vocab_merges(v, m, &spec);
-    if (!s.ok()) return Err(s.code, "'" + vj + "' / '" + mt + "': " + s.message);
+    if (!s.ok()) return Err(s.code, *sources + ": " + s.message);
+    CUCLIP_TRY(check_merges_are_utf8(spec.merges, mt));
   } else if (file_exists(tj)) {
     std::string t;
     CUCLIP_TRY(read_text_file(tj, kMaxJsonFile, &t));
+    *sources = "'" + tj + "'";
     Status s = tok::spec_from_hf_tokenizer_json(t, &spec);
-    if (!s.ok()) return Err(s.code, "'" + tj + "': " + s.message);
+    if (!s.ok()) return Err(s.code, *sources + ": " + s.message);
   } else {
     return Err(CUCLIP_ERR_INVALID_MODEL, "'" + dir + "' has no tokenizer files (vocab.json + merges.txt, or tokenizer.json)");
   }
@@ -259,13 +318,14 @@ Status hf_preprocess(const std::string& dir, int image_size, PreprocessConfig* p
   auto side = [&](const char* key, const char* sub, int* out) -> Status {
     if (!j.contains(key)) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": '" + key + "' is missing");
     const json& v = j[key];
-    if (v.is_number_integer()) *out = v.get<int>();
-    else if (v.is_object() && sub && v.contains(sub) && v[sub].is_number_integer()) *out = v[sub].get<int>();
+    const json* n = nullptr;  // the integer giving the side
+    if (v.is_number_integer()) n = &v;
+    else if (v.is_object() && sub && v.contains(sub) && v[sub].is_number_integer()) n = &v[sub];
     else if (v.is_object() && v.contains("height") && v.contains("width") && v["height"].is_number_integer() && v["width"].is_number_integer()) {
       if (v["height"] != v["width"]) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": non-square '" + key + "' is not supported");
-      *out = v["height"].get<int>();
+      n = &v["height"];
     } else return Err(CUCLIP_ERR_INVALID_MODEL, path + ": '" + key + "' has an unsupported form " + v.dump());
-    if (*out < 1 || *out > 4096) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": '" + key + "' is out of range");
+    if (!int_in_range(*n, 1, 4096, out)) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": '" + key + "' " + n->dump() + " is out of range");
     return Status::Ok();
   };
   int resize = 0, crop = 0;
@@ -287,9 +347,10 @@ Status hf_preprocess(const std::string& dir, int image_size, PreprocessConfig* p
   for (const char* key : {"image_mean", "image_std"}) {
     if (!j.contains(key)) continue;
     if (!j[key].is_array() || j[key].size() != 3) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": '" + key + "' must be 3 numbers");
+    const bool is_std = std::string(key) == "image_std";
     for (int i = 0; i < 3; ++i) {
       if (!j[key][i].is_number()) return Err(CUCLIP_ERR_INVALID_MODEL, path + ": '" + key + "' must be 3 numbers");
-      (std::string(key) == "image_mean" ? p->mean : p->std)[i] = j[key][i].get<float>();
+      CUCLIP_TRY(normalization_value(j[key][i], is_std, path + ": '" + key + "'", &(is_std ? p->std : p->mean)[i]));
     }
   }
   return Status::Ok();
@@ -315,7 +376,7 @@ Status convert_transformers(const std::string& dir, const ConvertOptions& opts, 
   c.text.heads = t.get_int("num_attention_heads", 8, 1, 1024);
   c.text.context_length = t.get_int("max_position_embeddings", 77, 2, 4096);
   c.text.vocab_size = t.get_int("vocab_size", 49408);
-  c.text.ln_eps = (float)t.get_num("layer_norm_eps", 1e-5);
+  c.text.ln_eps = (float)t.get_num("layer_norm_eps", 1e-5, 1e-12, 0.1);  // the format's range
   const int eos = t.get_int("eos_token_id", 49407, 0);
   const std::string tact = t.get_str("hidden_act", "quick_gelu");
   CUCLIP_TRY(t.st);
@@ -327,7 +388,7 @@ Status convert_transformers(const std::string& dir, const ConvertOptions& opts, 
   c.vision.heads = v.get_int("num_attention_heads", 12, 1, 1024);
   c.vision.image_size = v.get_int("image_size", 224);
   c.vision.patch_size = v.get_int("patch_size", 32);
-  c.vision.ln_eps = (float)v.get_num("layer_norm_eps", 1e-5);
+  c.vision.ln_eps = (float)v.get_num("layer_norm_eps", 1e-5, 1e-12, 0.1);
   const int channels = v.get_int("num_channels", 3);
   const std::string vact = v.get_str("hidden_act", "quick_gelu");
   CUCLIP_TRY(v.st);
@@ -354,8 +415,10 @@ Status convert_transformers(const std::string& dir, const ConvertOptions& opts, 
   c.logit_scale = scalar_value(ls);
   if (!std::isfinite(c.logit_scale)) return Err(CUCLIP_ERR_INVALID_MODEL, "tensor 'logit_scale' is missing or not a finite scalar");
 
-  CUCLIP_TRY(hf_tokenizer(dir, &w.tokenizer));
+  std::string tokenizer_sources;
+  CUCLIP_TRY(hf_tokenizer(dir, &w.tokenizer, &tokenizer_sources));
   w.tokenizer.context_length = c.text.context_length;
+  CUCLIP_TRY(check_tokenizer_builds(w.tokenizer, tokenizer_sources));
   if ((int)w.tokenizer.vocab.size() != c.text.vocab_size)
     return Err(CUCLIP_ERR_INVALID_MODEL, "the tokenizer has " + std::to_string(w.tokenizer.vocab.size()) + " tokens but text_config.vocab_size is " + std::to_string(c.text.vocab_size));
   if (c.text.pool == TextPool::FirstEot && c.text.eot_id != w.tokenizer.eot_id)
@@ -446,7 +509,7 @@ Status convert_open_clip(const std::string& dir, const ConvertOptions& opts, Mod
   if (vj.contains("image_size") && vj["image_size"].is_array()) {
     if (vj["image_size"].size() != 2 || vj["image_size"][0] != vj["image_size"][1])
       return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": vision_cfg.image_size must be square");
-    c.vision.image_size = vj["image_size"][0].is_number_integer() ? vj["image_size"][0].get<int>() : 0;
+    if (!int_in_range(vj["image_size"][0], 1, 4096, &c.vision.image_size)) c.vision.image_size = 0;  // refused below
   } else {
     c.vision.image_size = v.get_int("image_size", 224);
   }
@@ -461,7 +524,7 @@ Status convert_open_clip(const std::string& dir, const ConvertOptions& opts, Mod
   if (c.vision.width % head_width != 0) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": vision_cfg.width is not divisible by head_width");
   c.vision.heads = c.vision.width / head_width;
   c.vision.head_dim = head_width;
-  c.vision.mlp_dim = (int)(c.vision.width * vmlp);
+  CUCLIP_TRY(mlp_width(c.vision.width, vmlp, cfg_path + ": vision_cfg", &c.vision.mlp_dim));
   Cfg t{tj, cfg_path + ":text_cfg", {}};
   c.text.context_length = t.get_int("context_length", 77, 2, 4096);
   c.text.vocab_size = t.get_int("vocab_size", 49408);
@@ -473,7 +536,7 @@ Status convert_open_clip(const std::string& dir, const ConvertOptions& opts, Mod
   CUCLIP_TRY(t.st);
   if (c.text.width % c.text.heads != 0) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": text_cfg.width is not divisible by heads");
   c.text.head_dim = c.text.width / c.text.heads;
-  c.text.mlp_dim = (int)(c.text.width * tmlp);
+  CUCLIP_TRY(mlp_width(c.text.width, tmlp, cfg_path + ": text_cfg", &c.text.mlp_dim));
   if (pool == "argmax") c.text.pool = TextPool::ArgmaxId;
   else if (pool == "eos") c.text.pool = TextPool::FirstEot;
   else return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": text_cfg.pool_type '" + pool + "' is not supported (argmax or eos)");
@@ -482,8 +545,10 @@ Status convert_open_clip(const std::string& dir, const ConvertOptions& opts, Mod
   if (c.vision.patch_size > c.vision.image_size) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": vision_cfg.patch_size is larger than image_size");
   if (c.text.vocab_size != 49408) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": text_cfg.vocab_size " + std::to_string(c.text.vocab_size) + " does not match the standard CLIP tokenizer (49408)");
 
-  CUCLIP_TRY(clip_bpe_tokenizer(find_bundled_bpe(opts.bundled_bpe), &w.tokenizer));
+  const std::string bpe_path = find_bundled_bpe(opts.bundled_bpe);
+  CUCLIP_TRY(clip_bpe_tokenizer(bpe_path, &w.tokenizer));
   w.tokenizer.context_length = c.text.context_length;
+  CUCLIP_TRY(check_tokenizer_builds(w.tokenizer, "'" + bpe_path + "'"));
   c.text.eot_id = w.tokenizer.eot_id;
 
   // Preprocessing: open_clip's defaults, overridden by preprocess_cfg.
@@ -499,8 +564,9 @@ Status convert_open_clip(const std::string& dir, const ConvertOptions& opts, Mod
   CUCLIP_TRY(pr.st);
   if (pc.contains("size")) {
     const json& s = pc["size"];
-    int sz = s.is_number_integer() ? s.get<int>() : s.is_array() && s.size() == 2 && s[0] == s[1] && s[0].is_number_integer() ? s[0].get<int>() : -1;
-    if (sz != c.vision.image_size) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": preprocess_cfg.size " + s.dump() + " differs from vision_cfg.image_size");
+    const json* n = s.is_array() && s.size() == 2 && s[0] == s[1] ? &s[0] : &s;
+    int sz = -1;
+    if (!int_in_range(*n, 1, 4096, &sz) || sz != c.vision.image_size) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": preprocess_cfg.size " + s.dump() + " differs from vision_cfg.image_size");
   }
   if (interp == "bicubic") p.interpolation = Interpolation::Bicubic;
   else if (interp == "bilinear") p.interpolation = Interpolation::Bilinear;
@@ -512,11 +578,16 @@ Status convert_open_clip(const std::string& dir, const ConvertOptions& opts, Mod
   for (const char* key : {"mean", "std"}) {
     if (!pc.contains(key)) continue;
     const json& a = pc[key];
-    if (a.is_number()) { for (int i = 0; i < 3; ++i) (std::string(key) == "mean" ? p.mean : p.std)[i] = a.get<float>(); continue; }
-    if (!a.is_array() || a.size() != 3) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": preprocess_cfg." + key + " must be 3 numbers");
+    const bool is_std = std::string(key) == "std";
+    const std::string what = cfg_path + ": preprocess_cfg." + key;
+    if (a.is_number()) {
+      for (int i = 0; i < 3; ++i) CUCLIP_TRY(normalization_value(a, is_std, what, &(is_std ? p.std : p.mean)[i]));
+      continue;
+    }
+    if (!a.is_array() || a.size() != 3) return Err(CUCLIP_ERR_INVALID_MODEL, what + " must be 3 numbers");
     for (int i = 0; i < 3; ++i) {
-      if (!a[i].is_number()) return Err(CUCLIP_ERR_INVALID_MODEL, cfg_path + ": preprocess_cfg." + key + " must be 3 numbers");
-      (std::string(key) == "mean" ? p.mean : p.std)[i] = a[i].get<float>();
+      if (!a[i].is_number()) return Err(CUCLIP_ERR_INVALID_MODEL, what + " must be 3 numbers");
+      CUCLIP_TRY(normalization_value(a[i], is_std, what, &(is_std ? p.std : p.mean)[i]));
     }
   }
 

@@ -27,18 +27,6 @@ img::Preset preset_from_config(const PreprocessConfig& p) {
   return r;
 }
 
-tok::TokenizerSpec tokenizer_spec_from_config(const TokenizerConfig& t) {
-  tok::TokenizerSpec s;
-  s.vocab = t.vocab;
-  s.merges = t.merges;
-  s.sot_id = t.sot_id;
-  s.eot_id = t.eot_id;
-  s.pad_id = t.pad_id;
-  s.context_length = t.context_length;
-  s.clean = t.clean == TextClean::OpenClip ? tok::CleanMode::OpenClip : tok::CleanMode::HfFast;
-  return s;
-}
-
 Status Model::load(const std::string& path, const cuclip_model_params& params, std::unique_ptr<Model>* out) {
   LoadLimits limits;
   limits.max_header_bytes = params.max_header_bytes;

@@ -59,7 +59,19 @@ class Model {
 };
 
 img::Preset preset_from_config(const PreprocessConfig& p);
-tok::TokenizerSpec tokenizer_spec_from_config(const TokenizerConfig& t);
+// The spec Model::load builds its tokenizer from. Inline so that the converter and the model-file
+// fuzzer, which build the same tokenizer without linking the engine, share this one definition.
+inline tok::TokenizerSpec tokenizer_spec_from_config(const TokenizerConfig& t) {
+  tok::TokenizerSpec s;
+  s.vocab = t.vocab;
+  s.merges = t.merges;
+  s.sot_id = t.sot_id;
+  s.eot_id = t.eot_id;
+  s.pad_id = t.pad_id;
+  s.context_length = t.context_length;
+  s.clean = t.clean == TextClean::OpenClip ? tok::CleanMode::OpenClip : tok::CleanMode::HfFast;
+  return s;
+}
 
 }  // namespace cuclip
 

@@ -196,13 +196,15 @@ Status preprocess_from_json(const json& j, PreprocessConfig* out) {
       return Err(CUCLIP_ERR_INVALID_MODEL, std::string("preprocess.") + key + ": must be an array of 3 numbers");
     for (int i = 0; i < 3; ++i) {
       const json& v = j[key][i];
-      if (!v.is_number() || !std::isfinite(v.get<double>()))
-        return Err(CUCLIP_ERR_INVALID_MODEL, std::string("preprocess.") + key + ": must be an array of 3 finite numbers");
-      (std::string(key) == "mean" ? p.mean : p.std)[i] = v.get<float>();
+      // Checked as the float that is kept: 1e300 is a finite double but an infinite float.
+      const float f = v.is_number() ? v.get<float>() : NAN;
+      if (!std::isfinite(f))
+        return Err(CUCLIP_ERR_INVALID_MODEL, std::string("preprocess.") + key + ": must be an array of 3 numbers finite as floats");
+      (std::string(key) == "mean" ? p.mean : p.std)[i] = f;
     }
   }
   for (int i = 0; i < 3; ++i)
-    if (!(p.std[i] > 0)) return Err(CUCLIP_ERR_INVALID_MODEL, "preprocess.std: must be positive");
+    if (!(p.std[i] > 0)) return Err(CUCLIP_ERR_INVALID_MODEL, "preprocess.std: must be positive (as a float)");
   *out = p;
   return Status::Ok();
 }

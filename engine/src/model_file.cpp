@@ -43,6 +43,14 @@ bool parse_crc_hex(const std::string& s, uint32_t* out) {
   return true;
 }
 
+// The engine sizes every pixel buffer by image_size, and preprocessing writes size x size pixels.
+Status check_preprocess_size(const ModelConfig& config, const PreprocessConfig& preprocess) {
+  if (preprocess.size != config.vision.image_size)
+    return bad("preprocess.size " + std::to_string(preprocess.size) + " differs from config.vision.image_size " +
+               std::to_string(config.vision.image_size));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status check_tensor_set(const ModelConfig& config, const std::vector<TensorInfo>& tensors) {
@@ -135,6 +143,7 @@ Status ModelFile::parse(const uint8_t* data, uint64_t size, const LoadLimits& li
   // Rule 7: config, preprocessing, tokenizer, templates.
   CUCLIP_TRY(config_from_json(h.value("config", json()), &f->config_));
   CUCLIP_TRY(preprocess_from_json(h.value("preprocess", json()), &f->preprocess_));
+  CUCLIP_TRY(check_preprocess_size(f->config_, f->preprocess_));
   CUCLIP_TRY(tokenizer_from_json(h.value("tokenizer", json()), &f->tokenizer_));
   if ((int64_t)f->tokenizer_.vocab.size() != f->config_.text.vocab_size)
     return bad("tokenizer vocab has " + std::to_string(f->tokenizer_.vocab.size()) + " entries but config.text.vocab_size is " +
@@ -266,6 +275,12 @@ Status ModelWriter::write(const std::string& path, uint32_t alignment) {
     infos.push_back(std::move(t));
   }
   CUCLIP_TRY(check_tensor_set(config, infos));
+  // The loader's own field rules, so that nothing is written that it would refuse.
+  ModelConfig config_as_loaded;
+  PreprocessConfig preprocess_as_loaded;
+  CUCLIP_TRY(config_from_json(config_to_json(config), &config_as_loaded));
+  CUCLIP_TRY(preprocess_from_json(preprocess_to_json(preprocess), &preprocess_as_loaded));
+  CUCLIP_TRY(check_preprocess_size(config, preprocess));
   // First pass: checksums.
   std::vector<uint8_t> buf;
   for (size_t i = 0; i < pending_.size(); ++i) {

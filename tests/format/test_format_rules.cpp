@@ -190,6 +190,17 @@ TEST_CASE("rule_preprocess_fields") {
   expect_refused(edit_header([](json& h) { h["preprocess"]["std"] = {0.5, 0.0, 0.5}; }), CUCLIP_ERR_INVALID_MODEL, "preprocess.std");
   expect_refused(edit_header([](json& h) { h["preprocess"]["resize_mode"] = "fit"; }), CUCLIP_ERR_INVALID_MODEL, "preprocess.resize_mode");
   expect_refused(edit_header([](json& h) { h["preprocess"]["mean"] = {0.5}; }), CUCLIP_ERR_INVALID_MODEL, "preprocess.mean");
+  // Finite as doubles, but kept as floats: 1e300 overflows to inf, 1e-50 underflows to 0.
+  expect_refused(edit_header([](json& h) { h["preprocess"]["std"] = {1e300, 0.5, 0.5}; }), CUCLIP_ERR_INVALID_MODEL, "preprocess.std");
+  expect_refused(edit_header([](json& h) { h["preprocess"]["std"] = {1e-50, 0.5, 0.5}; }), CUCLIP_ERR_INVALID_MODEL, "preprocess.std");
+  expect_refused(edit_header([](json& h) { h["preprocess"]["mean"] = {0.5, -1e300, 0.5}; }), CUCLIP_ERR_INVALID_MODEL, "preprocess.mean");
+}
+
+TEST_CASE("rule_preprocess_size_equals_image_size") {
+  // Pixel buffers are sized by config.vision.image_size (8 here); preprocessing writes size^2 pixels.
+  expect_refused(edit_header([](json& h) { h["preprocess"]["size"] = 224; }), CUCLIP_ERR_INVALID_MODEL,
+                 "preprocess.size 224 differs from config.vision.image_size 8");
+  expect_refused(edit_header([](json& h) { h["preprocess"]["size"] = 4; }), CUCLIP_ERR_INVALID_MODEL, "preprocess.size 4");
 }
 
 TEST_CASE("rule_tokenizer_fields") {

@@ -43,6 +43,7 @@ std::vector<uint8_t> write_tiny_model(const std::string& path, uint32_t seed) {
   w.tokenizer.sot_id = 8;
   w.tokenizer.eot_id = 9;
   w.tokenizer.context_length = 6;
+  w.preprocess.size = w.config.vision.image_size;  // the format requires it
   w.templates = {"a photo of a {}."};
   for (const auto& spec : expected_tensors(w.config)) {
     const DType dt = tensor_is_kept_f32(spec.name, spec.shape.size()) ? DType::F32 : DType::F16;

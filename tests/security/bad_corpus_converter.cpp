@@ -293,6 +293,8 @@ void add_converter_cases(Corpus* c) {
   add("vocab_without_eot", with(hf_dir(Upto::Tokenizer), "vocab.json", [] { json v = hf_vocab(); v.erase("<|endoftext|>"); v["zz"] = kVocab - 1; return v.dump(); }()),
       E, "lacks", "vocab has the special tokens");
   add("merges_malformed", with(hf_dir(Upto::Tokenizer), "merges.txt", "#version: 0.2\na b c\n"), E, "is not \"left right\"", "merges are pairs");
+  add("merges_not_in_vocab", with(hf_dir(Upto::Tokenizer), "merges.txt", "#version: 0.2\na b\na b</w>\nx y\n"), E,
+      "merges.txt': the tokenizer cannot be built", "the tokenizer builds (every merge result is in the vocab)");
   {
     Dir d = hf_dir(Upto::Weights);
     d.files["tokenizer.json"] = json{{"model", {{"type", "WordPiece"}, {"vocab", hf_vocab()}}}}.dump();
@@ -311,7 +313,7 @@ void add_converter_cases(Corpus* c) {
   add("preprocessor_resample", pre_edit([](json& j) { j["resample"] = 1; }), E, "resample 1 is not supported", "resample supported");
   add("preprocessor_mean_length", pre_edit([](json& j) { j["image_mean"] = {0.5, 0.5}; }), E, "'image_mean' must be 3 numbers", "3 means");
   add("preprocessor_normalize_off", pre_edit([](json& j) { j["do_normalize"] = false; }), E, "must all be true", "the standard pipeline");
-  add("preprocessor_size_absurd", pre_edit([](json& j) { j["size"] = 1000000; }), E, "'size' is out of range", "size range");
+  add("preprocessor_size_absurd", pre_edit([](json& j) { j["size"] = 1000000; }), E, "'size' 1000000 is out of range", "size range");
 
   // Tensors against the config.
   add("tensor_missing", tensors_edit([](StMap& t) { t.erase("text_model.final_layer_norm.bias"); }), E,
@@ -367,6 +369,8 @@ void add_converter_cases(Corpus* c) {
   oc("oc_interpolation", [](json& j) { j["preprocess_cfg"]["interpolation"] = "lanczos"; }, E, "interpolation 'lanczos' is not supported",
      "interpolation supported");
   oc("oc_preprocess_size_differs", [](json& j) { j["preprocess_cfg"]["size"] = 224; }, E, "preprocess_cfg.size 224 differs", "preprocess size = image_size");
+  oc("oc_mlp_ratio_overflows", [](json& j) { j["model_cfg"]["vision_cfg"]["mlp_ratio"] = 1e10; }, E,
+     "vision_cfg.mlp_ratio 10000000000.0 gives an MLP width outside [1, 65536]", "MLP width in range before the int conversion");
   oc("oc_mean_not_numbers", [](json& j) { j["preprocess_cfg"]["mean"] = {"a", "b", "c"}; }, E, "preprocess_cfg.mean must be 3 numbers", "3 means");
 }
 

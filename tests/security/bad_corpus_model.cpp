@@ -223,6 +223,8 @@ void add_model_cases(Corpus* c) {
   // Preprocess, tokenizer, templates.
   add("preprocess_std_zero", edited([](json& h) { h["preprocess"]["std"] = {0.5, 0.0, 0.5}; }), "load", "CUCLIP_ERR_INVALID_MODEL",
       "preprocess.std", "std > 0");
+  add("preprocess_size_differs", edited([](json& h) { h["preprocess"]["size"] = 224; }), "load", "CUCLIP_ERR_INVALID_MODEL",
+      "preprocess.size 224 differs from config.vision.image_size 4", "preprocess.size = config.vision.image_size");
   add("preprocess_resize_mode", edited([](json& h) { h["preprocess"]["resize_mode"] = "fit"; }), "load", "CUCLIP_ERR_INVALID_MODEL",
       "preprocess.resize_mode", "resize_mode");
   add("tokenizer_type", edited([](json& h) { h["tokenizer"]["type"] = "sentencepiece"; }), "load", "CUCLIP_ERR_INVALID_MODEL",

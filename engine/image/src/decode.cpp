@@ -66,7 +66,9 @@ Status decode_any(const uint8_t* data, size_t size, const DecodeOptions& opt, co
       default:
         // TGA has no magic number: try it last, and only as TGA (stb checks the header fields).
         s = decode_stb(Format::Tga, data, size, opt, &im);
-        if (s.code == CUCLIP_ERR_UNSUPPORTED_IMAGE || s.code == CUCLIP_ERR_INVALID_IMAGE)
+        // A header stb does not take as TGA means no known format; a TGA header with too little data
+        // after it stays what it is, a truncated image (INVALID_IMAGE).
+        if (s.code == CUCLIP_ERR_UNSUPPORTED_IMAGE)
           s = unsupported_image("not a recognized image format (JPEG, PNG, GIF, BMP, WebP, TGA, PNM)");
         break;
     }

@@ -67,6 +67,13 @@ Status decode_bmp(const uint8_t* d, size_t n, const DecodeOptions& opt, Image* o
   }
   const std::array<uint8_t, 1024> palette = out->palette;
   const int palette_size = out->palette_size;
+  // The pixel data must be in the file before anything is allocated for it, so a tiny file
+  // claiming a huge image costs nothing; sizes over the limit are left to check_and_allocate (which
+  // reports LIMIT_EXCEEDED), and so is a zero or negative size.
+  if (width > 0 && height > 0 && (uint64_t)width * (uint64_t)height <= opt.max_pixels) {
+    const uint64_t row_bytes = ((uint64_t)width * bits + 31) / 32 * 4;
+    if (pixel_offset > n || row_bytes * (uint64_t)height > n - pixel_offset) return invalid_image("truncated BMP pixel data");
+  }
   CUCLIP_TRY(check_and_allocate("BMP", width, height, mode, opt, out));
   if (mode == Mode::P) {
     out->palette = palette;
