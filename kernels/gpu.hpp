@@ -47,6 +47,10 @@ struct DeviceInfo {
   bool emulated = false;
 };
 int device_count();  // 0 when there is no usable device (CUDA build without a GPU)
+// Makes device `index` current on the calling thread (cudaSetDevice): every later call of this
+// thread runs there. The emulator has CUCLIP_EMU_DEVICES devices (default 1, at most 16), all the
+// same CPU: enough to test the plumbing of several devices.
+Status set_device(int index);
 Status device_info(DeviceInfo* out);
 Status device_synchronize();
 

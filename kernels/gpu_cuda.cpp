@@ -108,6 +108,11 @@ int device_count() {
   return n;
 }
 
+Status set_device(int index) {
+  CUCLIP_CUDA_TRY(cudaSetDevice(index));
+  return Status::Ok();
+}
+
 Status device_info(DeviceInfo* out) {
   int dev = 0;
   CUCLIP_CUDA_TRY(cudaGetDevice(&dev));

@@ -38,7 +38,9 @@ bool parse_common(Args& a, Common& c);
 
 // Opens the model (-m or the bundled default). Prints the error and returns null on failure.
 cuclip_model* open_model(const Common& c);
-cuclip_context* open_context(cuclip_model* m, const Common& c);
+cuclip_context* open_context(cuclip_model* m, const Common& c, int device = 0);
+// "0,1,3" -> {0, 1, 3} (distinct device indices); throws UsageError naming the flag.
+std::vector<int> parse_devices(const std::string& s, const std::string& flag);
 
 std::string json_string(const std::string& s);
 void print_error(const char* cmd, const std::string& msg);

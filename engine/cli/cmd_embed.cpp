@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/npy.hpp"
@@ -21,12 +22,13 @@ struct Item {
 
 // Encodes every item into rows[n, D] in input order; failed items get NaN rows and a stderr line.
 // Returns the number of failed items.
-size_t encode_items(cuclip_context* ctx, int D, std::vector<Item>& items, std::vector<float>& rows, const char* cmd) {
+size_t encode_items(cuclip_context* ctx, int D, std::vector<Item>& items, std::vector<float>& rows, const char* cmd,
+                    bool progress = true) {
   rows.assign(items.size() * (size_t)D, NAN);
   std::vector<size_t> ti, ii;
   for (size_t i = 0; i < items.size(); ++i) (items[i].is_text ? ti : ii).push_back(i);
   size_t failed = 0, done = 0;
-  Progress prog("embedding", items.size());
+  Progress prog("embedding", progress ? items.size() : 0);
   const size_t chunk = 256;
   auto run = [&](const std::vector<size_t>& idx, bool text) {
     for (size_t s = 0; s < idx.size(); s += chunk) {
@@ -84,10 +86,42 @@ bool parse_item_arg(Args& a, const std::string& f, std::vector<Item>& items, con
   return false;
 }
 
+// Several GPUs: one context per device, the inputs split into contiguous shares (one per device,
+// each run by its own thread), the rows put back in input order.
+size_t encode_items_on_devices(cuclip_model* m, const Common& c, const std::vector<int>& devices, int D,
+                               std::vector<Item>& items, std::vector<float>& rows, bool* ok) {
+  const size_t n = items.size(), k = devices.size();  // every device is opened (and checked), even with fewer inputs
+  std::vector<cuclip_context*> ctx(k, nullptr);
+  *ok = true;
+  for (size_t d = 0; d < k && *ok; ++d) *ok = (ctx[d] = open_context(m, c, devices[d])) != nullptr;
+  size_t failed = 0;
+  if (*ok) {
+    std::vector<std::vector<Item>> shares(k);
+    std::vector<std::vector<float>> share_rows(k);
+    std::vector<size_t> share_failed(k, 0), begin(k + 1);
+    for (size_t d = 0; d <= k; ++d) begin[d] = n * d / k;
+    for (size_t d = 0; d < k; ++d) shares[d].assign(items.begin() + (ptrdiff_t)begin[d], items.begin() + (ptrdiff_t)begin[d + 1]);
+    std::vector<std::thread> threads;
+    for (size_t d = 0; d < k; ++d)
+      threads.emplace_back([&, d] { share_failed[d] = encode_items(ctx[d], D, shares[d], share_rows[d], "embed", false); });
+    for (auto& t : threads) t.join();
+    rows.clear();
+    for (size_t d = 0; d < k; ++d) {
+      rows.insert(rows.end(), share_rows[d].begin(), share_rows[d].end());
+      failed += share_failed[d];
+    }
+  }
+  for (cuclip_context* x : ctx)
+    if (x) cuclip_context_free(x);
+  return failed;
+}
+
 const char* kEmbedHelp =
     "usage: cuclip embed [-m MODEL] [--backend auto|cpu|cuda|cuda-emu] [--dtype f32|f16|bf16] [--threads N] [--batch N]\n"
-    "                    (--text T | --texts FILE | --image PATH | --images DIR_OR_LIST)... -o OUT.npy|OUT.jsonl\n"
+    "                    [--devices 0,1,...] (--text T | --texts FILE | --image PATH | --images DIR_OR_LIST)...\n"
+    "                    -o OUT.npy|OUT.jsonl\n"
     "Writes L2-normalized float32 embeddings [N, D], one row per input in the order given.\n"
+    "--devices splits the inputs over several GPUs (one context per device; CUDA backends).\n"
     "--texts takes a .jsonl file of JSON strings or a plain file of one text per line; --images a directory\n"
     "or a file listing one image path per line. A failed input gets a stderr line naming it and a NaN row;\n"
     "the exit code is then 2 (1 when nothing could be produced).\n";
@@ -98,6 +132,7 @@ int cmd_embed(Args& a) {
   Common c;
   std::vector<Item> items;
   std::string out_path;
+  std::vector<int> devices;
   while (!a.done()) {
     const std::string f = a.peek();
     if (f == "-h" || f == "--help") { std::fputs(kEmbedHelp, stdout); return 0; }
@@ -105,18 +140,29 @@ int cmd_embed(Args& a) {
     a.next();
     if (parse_item_arg(a, f, items, "embed")) continue;
     if (f == "-o" || f == "--output") out_path = need_value(a, f);
+    else if (f == "--devices") devices = parse_devices(need_value(a, f), f);
     else throw UsageError{"unexpected argument '" + f + "'"};
   }
   if (out_path.empty()) throw UsageError{"-o OUT.npy|OUT.jsonl is required"};
   if (items.empty()) throw UsageError{"no inputs: give --text, --texts, --image or --images"};
   const bool jsonl = out_path.size() >= 6 && out_path.compare(out_path.size() - 6, 6, ".jsonl") == 0;
+  if (devices.size() > 1 && c.backend != "cuda" && c.backend != "cuda-emu" && c.backend != "auto")
+    throw UsageError{"--devices needs a CUDA backend (--backend cuda or cuda-emu)"};
   cuclip_model* m = open_model(c);
   if (!m) return 1;
-  cuclip_context* ctx = open_context(m, c);
-  if (!ctx) { cuclip_model_free(m); return 1; }
   const int D = cuclip_model_embed_dim(m);
   std::vector<float> rows;
-  const size_t failed = encode_items(ctx, D, items, rows, "embed");
+  size_t failed = 0;
+  cuclip_context* ctx = nullptr;
+  if (devices.size() > 1) {
+    bool ok = false;
+    failed = encode_items_on_devices(m, c, devices, D, items, rows, &ok);
+    if (!ok) { cuclip_model_free(m); return 1; }
+  } else {
+    ctx = open_context(m, c, devices.empty() ? 0 : devices[0]);
+    if (!ctx) { cuclip_model_free(m); return 1; }
+    failed = encode_items(ctx, D, items, rows, "embed");
+  }
   int rc = failed == 0 ? 0 : failed == items.size() ? 1 : 2;
   if (jsonl) {
     std::string tmp = out_path + ".tmp";
@@ -146,7 +192,7 @@ int cmd_embed(Args& a) {
     cuclip::Status s = cuclip::npy_write_f32(out_path, {(int64_t)items.size(), D}, rows.data());
     if (!s.ok()) { print_error("embed", s.message); rc = 1; }
   }
-  cuclip_context_free(ctx);
+  if (ctx) cuclip_context_free(ctx);
   cuclip_model_free(m);
   return rc;
 }

@@ -48,8 +48,25 @@ cuclip_model* open_model(const Common& c) {
   return m;
 }
 
-cuclip_context* open_context(cuclip_model* m, const Common& c) {
+std::vector<int> parse_devices(const std::string& s, const std::string& flag) {
+  std::vector<int> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    const std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const int d = parse_int(part, flag, 0, 1023);
+    for (int seen : out)
+      if (seen == d) throw UsageError{flag + ": device " + part + " is listed twice"};
+    out.push_back(d);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+cuclip_context* open_context(cuclip_model* m, const Common& c, int device) {
   cuclip_context_params p = cuclip_context_default_params();
+  p.device = device;
   if (c.backend == "auto") p.backend = CUCLIP_BACKEND_AUTO;
   else if (c.backend == "cpu") p.backend = CUCLIP_BACKEND_CPU;
   else if (c.backend == "cuda") p.backend = CUCLIP_BACKEND_CUDA;

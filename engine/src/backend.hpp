@@ -46,6 +46,10 @@ class Backend {
   virtual cuclip_backend kind() const = 0;
   virtual cuclip_dtype dtype() const = 0;
 
+  // Called on the calling thread before each batch: a backend bound to a device makes it current
+  // (the CUDA runtime's current device is per thread, and one thread may drive contexts on
+  // several devices in turn).
+  virtual Status activate() { return Status::Ok(); }
   // Sizes the workspace for batches of up to max_batch items of either tower.
   virtual Status reserve(const ModelConfig& cfg, int max_batch) = 0;
   // A weight by canonical name (model_config.cpp: expected_tensors); null if absent.

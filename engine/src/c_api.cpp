@@ -97,6 +97,15 @@ void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const T* inpu
   const int mb = ctx->params.max_batch;
   std::vector<float> emb((size_t)mb * D);
   std::vector<T> chunk;  // only when a chunk's good items are not consecutive
+  const Status active = good.empty() ? Status::Ok() : ctx->be->activate();
+  if (!active.ok()) {
+    for (int i : good) {
+      r.st[(size_t)i] = active.code;
+      r.msg[(size_t)i] = active.message;
+      fill_nan(out + (size_t)i * D, D);
+    }
+    return;
+  }
   for (size_t start = 0; start < good.size(); start += (size_t)mb) {
     const int nb = (int)std::min<size_t>((size_t)mb, good.size() - start);
     const T* rows = inputs + (size_t)good[start] * stride;

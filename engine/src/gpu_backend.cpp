@@ -72,7 +72,8 @@ kernels::EpilogueAct to_kernel(Act a) {
 
 class GpuBackend final : public Backend {
  public:
-  GpuBackend(const Model& m, cuclip_dtype dtype, gpu::DType dt) : model_(m), dtype_(dtype), dt_(dt) {
+  GpuBackend(const Model& m, cuclip_dtype dtype, gpu::DType dt, int device)
+      : model_(m), dtype_(dtype), dt_(dt), device_(device) {
     // Which GEMM serves the fused epilogues (activation, bias + residual) in f16/bf16:
     // CUCLIP_GPU_GEMM=fused (our tensor-core kernel, one pass), cublaslt (cuBLASLt's bias epilogue,
     // then the activation kernel or a beta = 1 residual) or auto (the default, see
@@ -86,6 +87,7 @@ class GpuBackend final : public Backend {
   GpuBackend& operator=(const GpuBackend&) = delete;
 
   ~GpuBackend() override {
+    (void)gpu::set_device(device_);
     if (stream_) (void)gpu::stream_synchronize(stream_);
     release_workspace();
     if (blas_) (void)gpu::blas_destroy(blas_);
@@ -95,12 +97,16 @@ class GpuBackend final : public Backend {
   cuclip_backend kind() const override { return kKind; }
   cuclip_dtype dtype() const override { return dtype_; }
 
-  // The stream, the BLAS handle and the shared weights (uploaded by the first context).
+  Status activate() override { return gpu::set_device(device_); }
+
+  // The stream, the BLAS handle and the shared weights (uploaded by the first context on this
+  // device), all on the context's device.
   Status init() {
+    CUCLIP_TRY(gpu::set_device(device_));
     CUCLIP_TRY(gpu::stream_create(&stream_));
     CUCLIP_TRY(gpu::blas_create(&blas_));
     Status upload_status;
-    const std::string key = std::string("gpu-weights/") + kBuildName + "/" + dtype_label(dt_);
+    const std::string key = std::string("gpu-weights/") + kBuildName + "/" + dtype_label(dt_) + "/device" + std::to_string(device_);
     Model::BackendState* st = model_.backend_state(key, [&]() -> std::unique_ptr<Model::BackendState> {
       auto w = std::make_unique<DeviceWeights>();
       upload_status = w->load(model_, dt_, stream_);
@@ -113,6 +119,7 @@ class GpuBackend final : public Backend {
   }
 
   Status reserve(const ModelConfig& c, int max_batch) override {
+    CUCLIP_TRY(gpu::set_device(device_));
     release_workspace();
     const size_t Tv = (size_t)c.vision.tokens(), L = (size_t)c.text.context_length, mb = (size_t)max_batch;
     const size_t rows = mb * std::max(Tv, L);
@@ -407,6 +414,7 @@ class GpuBackend final : public Backend {
   GemmPolicy gemm_policy_ = GemmPolicy::Auto;
   const cuclip_dtype dtype_;
   const gpu::DType dt_;
+  const int device_;
   DeviceWeights* weights_ = nullptr;  // owned by the model
   gpu::Stream stream_ = nullptr;
   gpu::Blas blas_ = nullptr;
@@ -445,9 +453,6 @@ Status CUCLIP_MAKE_GPU_BACKEND(const Model& model, const cuclip_context_params& 
   if (p.device < 0 || p.device >= n)
     return Err(CUCLIP_ERR_BACKEND_UNAVAILABLE,
                "device " + std::to_string(p.device) + " does not exist (" + std::to_string(n) + " visible)");
-  if (p.device != 0)
-    return Err(CUCLIP_ERR_UNSUPPORTED, "the CUDA backend runs on device 0 only in this version (asked for device " +
-                                           std::to_string(p.device) + ")");
   cuclip_dtype dtype = p.dtype;
 #if defined(CUCLIP_EMU)
   if (dtype == CUCLIP_DTYPE_AUTO) dtype = CUCLIP_DTYPE_F32;  // the emulator's reference mode
@@ -455,7 +460,7 @@ Status CUCLIP_MAKE_GPU_BACKEND(const Model& model, const cuclip_context_params& 
   if (dtype == CUCLIP_DTYPE_AUTO) dtype = CUCLIP_DTYPE_F16;
 #endif
   const gpu::DType dt = dtype == CUCLIP_DTYPE_F16 ? gpu::DType::f16 : dtype == CUCLIP_DTYPE_BF16 ? gpu::DType::bf16 : gpu::DType::f32;
-  auto be = std::make_unique<GpuBackend>(model, dtype, dt);
+  auto be = std::make_unique<GpuBackend>(model, dtype, dt, p.device);
   CUCLIP_TRY(be->init());
   *out = std::move(be);
   return Status::Ok();

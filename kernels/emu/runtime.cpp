@@ -94,7 +94,21 @@ struct GraphState {
   std::vector<emu::Operation> ops;
 };
 
-int device_count() { return 1; }
+int device_count() {
+  static const int n = [] {
+    const char* e = std::getenv("CUCLIP_EMU_DEVICES");
+    const int v = e ? std::atoi(e) : 1;
+    return v >= 1 && v <= 16 ? v : 1;
+  }();
+  return n;
+}
+
+Status set_device(int index) {
+  if (index < 0 || index >= device_count())
+    return Err(CUCLIP_ERR_DEVICE, "set_device: cudaErrorInvalidDevice: device " + std::to_string(index) + " of " +
+                                      std::to_string(device_count()) + " (CUCLIP_EMU_DEVICES)");
+  return Status::Ok();
+}
 
 Status device_info(DeviceInfo* out) {
   out->name = "cuclip emulator";

@@ -75,3 +75,42 @@ TEST_CASE("cli_backend_cuda_fails_with_one_line_where_it_cannot_run", "[gpu_back
   const bool names_reason = r.err.find("CUDA") != std::string::npos || r.err.find("GPU") != std::string::npos;
   CHECK(names_reason);
 }
+
+TEST_CASE("cli_embed_splits_inputs_over_devices_in_input_order", "[gpu_backend][cli]") {
+  // --devices 0,1: one context per device, each embedding a contiguous share in its own thread.
+  // The rows must come back in input order and equal one device's, bit for bit (same kernels, same
+  // shapes per item: every item is its own batch here, --batch 1). The emulator has two devices
+  // with CUCLIP_EMU_DEVICES=2; on a GPU build the test needs two GPUs.
+#if defined(CUCLIP_EMU)
+  const std::string env = "CUCLIP_EMU_DEVICES=2 ";
+#else
+  const std::string env;
+  if (std::system("nvidia-smi -L 2>/dev/null | grep -c GPU | grep -qv '^[01]$'") != 0) {
+    WARN("fewer than two GPUs: --devices not exercised");
+    return;
+  }
+#endif
+  const std::string model = converted_fixture("hf_legacy_quickgelu_f32");
+  const std::string inputs = "--batch 1 --text 'a photo of a cat' --image " + data_path("reference/images/rgb_scene_121x91.jpg") +
+                             " --text 'two dogs' --image " + data_path("reference/images/tiny_rgb_20x13.png") + " --text 'a red car'";
+  auto embed_on = [&](const std::string& devices) {
+    const std::string out = temp_dir() + "/devices_" + devices + ".npy";
+    const Run r = run(env + binary_path("cuclip") + " embed -m " + model + " --backend " + kGpuBackend + " --dtype f32 --devices " +
+                      devices + " " + inputs + " -o " + out);
+    INFO("--devices " << devices << ": " << r.err);
+    REQUIRE(r.code == 0);
+    cuclip::NpyArray a;
+    REQUIRE(cuclip::npy_read(out, &a).ok());
+    REQUIRE(a.shape.size() == 2);
+    CHECK(a.shape[0] == 5);
+    return a.as_f32();
+  };
+  const std::vector<float> one = embed_on("0"), two = embed_on("0,1");
+  CHECK(one == two);
+  // A device that does not exist is refused with one line naming it.
+  const Run bad = run(env + binary_path("cuclip") + " embed -m " + model + " --backend " + kGpuBackend + " --devices 0,7 --text x -o " +
+                      temp_dir() + "/bad_devices.npy");
+  INFO(bad.err);
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("device 7") != std::string::npos);
+}
