@@ -38,6 +38,16 @@ struct Allocation {
 std::mutex g_mu;
 std::map<uintptr_t, Allocation> g_allocations;  // keyed by region start
 uint64_t g_next_id = 1;
+size_t g_live_bytes = 0;  // the requested bytes of the live allocations, against the device's size
+
+// The emulated device's memory: CUCLIP_EMU_DEVICE_MEMORY bytes (read at each allocation, so a test
+// can shrink it to provoke out-of-memory); unset or 0: no limit beyond the host's.
+size_t device_memory_limit() {
+  const char* e = std::getenv("CUCLIP_EMU_DEVICE_MEMORY");
+  if (!e || !*e) return SIZE_MAX;
+  const unsigned long long v = std::strtoull(e, nullptr, 10);
+  return v == 0 ? SIZE_MAX : (size_t)v;
+}
 
 bool guard_front() {
   static const bool front = [] {
@@ -104,6 +114,14 @@ Status device_alloc(void** out, size_t bytes) {
   size_t padded = (bytes + 15) / 16 * 16;
   size_t usable = (padded + page - 1) / page * page;
   if (bytes > (SIZE_MAX >> 2)) return Err(CUCLIP_ERR_OUT_OF_MEMORY, "device_alloc: " + std::to_string(bytes) + " bytes");
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    const size_t limit = device_memory_limit();
+    if (bytes > limit || g_live_bytes > limit - bytes)
+      return Err(CUCLIP_ERR_OUT_OF_MEMORY, "device_alloc: " + std::to_string(bytes) + " bytes with " + std::to_string(g_live_bytes) +
+                                               " in use exceeds the device's " + std::to_string(limit) +
+                                               " (CUCLIP_EMU_DEVICE_MEMORY; cudaErrorMemoryAllocation)");
+  }
   size_t total = usable + 2 * page;
   void* p = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
@@ -126,6 +144,7 @@ Status device_alloc(void** out, size_t bytes) {
   }
   std::lock_guard<std::mutex> lock(g_mu);
   a.id = g_next_id++;
+  g_live_bytes += bytes;
   g_allocations[reinterpret_cast<uintptr_t>(a.region)] = a;
   *out = a.data;
   return Status::Ok();
@@ -139,6 +158,7 @@ Status device_free(void* ptr) {
     return Err(CUCLIP_ERR_DEVICE, "device_free: pointer is not the start of a live device allocation (cudaErrorInvalidDevicePointer)");
   }
   munmap(a->region, a->region_bytes);
+  g_live_bytes -= a->bytes;
   g_allocations.erase(reinterpret_cast<uintptr_t>(a->region));
   return Status::Ok();
 }

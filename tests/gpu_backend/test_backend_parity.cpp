@@ -197,3 +197,38 @@ TEST_CASE("gpu_backend_graph_replays_repeat_the_eager_results", "[gpu_backend]")
   }
   cuclip_model_free(m);
 }
+
+#if defined(CUCLIP_EMU)
+TEST_CASE("gpu_out_of_memory_is_a_status_and_leaves_the_model_usable", "[gpu_backend]") {
+  // A context whose workspace does not fit the device fails with CUCLIP_ERR_OUT_OF_MEMORY naming
+  // the batch; the model (and its weights already on the device) stays usable for a context that
+  // fits, whose results are unchanged. The emulated device is shrunk to 48 MB for the test
+  // (CUCLIP_EMU_DEVICE_MEMORY; the fixture's weights take under 1 MB, a batch of 65536 needs GBs).
+  cuclip_model* m = nullptr;
+  REQUIRE(cuclip_model_load(converted_fixture("hf_legacy_quickgelu_f32").c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
+  const int D = cuclip_model_embed_dim(m);
+  std::vector<float> before;
+  {
+    Ctx small(m, kGpuBackend, CUCLIP_DTYPE_F32, 4);
+    before = encode_all(small.ctx, "hf_legacy_quickgelu_f32", D).image;
+  }
+  REQUIRE(setenv("CUCLIP_EMU_DEVICE_MEMORY", "50331648", 1) == 0);
+  cuclip_context_params p = cuclip_context_default_params();
+  p.backend = kGpuBackend;
+  p.dtype = CUCLIP_DTYPE_F32;
+  p.max_batch = 65536;
+  cuclip_context* big = nullptr;
+  const cuclip_status s = cuclip_context_create(m, p, &big);
+  const std::string msg = cuclip_last_error();
+  INFO(msg);
+  CHECK(s == CUCLIP_ERR_OUT_OF_MEMORY);
+  CHECK(big == nullptr);
+  CHECK(msg.find("65536") != std::string::npos);
+  {
+    Ctx small(m, kGpuBackend, CUCLIP_DTYPE_F32, 4);  // fits in what the failed attempt gave back
+    CHECK(encode_all(small.ctx, "hf_legacy_quickgelu_f32", D).image == before);
+  }
+  unsetenv("CUCLIP_EMU_DEVICE_MEMORY");
+  cuclip_model_free(m);
+}
+#endif
