@@ -3,6 +3,11 @@
 // forward starts, so no device argmax), and the final L2 normalization, which also widens the
 // embedding to f32 for the download.
 //
+// The zero-shot head ends in softmax_rows_kernel: the similarity logits of each image (a cuBLAS
+// GEMM of the normalized embeddings with the classifier's unit rows) scaled by exp(logit_scale),
+// shifted by the logit bias, and turned into probabilities in place, so only B x K probabilities
+// travel back instead of B x D embeddings and a host GEMM.
+//
 // One warp per row. The norm scales by the row's largest magnitude first, so rows whose squares
 // would underflow (or overflow) f32 still come out unit length, as the double-precision CPU op does.
 #include "kernels/layernorm.cuh"
@@ -46,6 +51,31 @@ __global__ void l2_normalize_kernel(int B, int D, const T* x, float* out) {
   }
   const float norm = sqrtf(warp_allreduce_sum(sq));
   for (int d = lane; d < D; d += kWarpSize) o[d] = load_f32(xr + d) * inv_peak / norm;
+}
+
+__global__ void softmax_rows_kernel(int B, int K, float scale, float bias, float* x) {
+  const int b = blockIdx.x * kPoolRowsPerBlock + static_cast<int>(threadIdx.x) / kWarpSize;
+  if (b >= B) return;
+  const int lane = threadIdx.x % kWarpSize;
+  float* row = x + static_cast<size_t>(b) * K;
+  float mx = -INFINITY;
+  for (int k = lane; k < K; k += kWarpSize) mx = fmaxf(mx, scale * row[k] + bias);
+  mx = warp_allreduce_max(mx);
+  float sum = 0.0f;
+  for (int k = lane; k < K; k += kWarpSize) {
+    const float e = expf(scale * row[k] + bias - mx);
+    row[k] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / warp_allreduce_sum(sum);
+  for (int k = lane; k < K; k += kWarpSize) row[k] *= inv;
+}
+
+Status softmax_rows_forward(int B, int K, float scale, float bias, float* x, cudaStream_t stream) {
+  if (B < 0 || K < 1) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "softmax_rows_forward: need B >= 0 and K >= 1");
+  if (B == 0) return Status::Ok();
+  return CUCLIP_LAUNCH(softmax_rows_kernel, dim3(ceil_div(B, kPoolRowsPerBlock)), dim3(kPoolRowsPerBlock * kWarpSize), 0,
+                       stream, B, K, scale, bias, x);
 }
 
 Status gather_rows_forward(gpu::DType dt, int B, int C, const void* x, const int32_t* rows, void* out,

@@ -15,4 +15,8 @@ Status gather_rows_forward(gpu::DType dt, int B, int C, const void* x, const int
 // zero (no eps, as cuclip::cpu::l2_normalize_rows); non-finite input propagates as NaN.
 Status l2_normalize_forward(gpu::DType dt, int B, int D, const void* x, float* out, cudaStream_t stream);
 
+// x[b, k] = softmax over k of (scale * x[b, k] + bias), in place, f32 [B, K]: the zero-shot head's
+// last step (statistics in f32; the row maximum is subtracted before exp).
+Status softmax_rows_forward(int B, int K, float scale, float bias, float* x, cudaStream_t stream);
+
 }  // namespace cuclip::kernels::inline CUCLIP_BUILD_NS

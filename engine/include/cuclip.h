@@ -246,7 +246,8 @@ CUCLIP_API int cuclip_classifier_n_classes(const cuclip_classifier * clf);
 /* probs[n * n_classes] = softmax over classes of the logits of each image embedding. */
 CUCLIP_API cuclip_status cuclip_classify_embeddings(cuclip_classifier * clf, const float * image_emb, int n,
                                                     float * probs);
-/* Encodes the image files and classifies them; failed images get NaN rows and their status. */
+/* Encodes the image files and classifies them; failed images get NaN rows and their status. On a
+   CUDA context the classification runs on the device too (only the probabilities come back). */
 CUCLIP_API cuclip_status cuclip_classify_image_files(cuclip_classifier * clf, const char * const * paths, int n,
                                                      float * probs, cuclip_status * statuses);
 /* The k most probable classes of one probability row, most probable first. */

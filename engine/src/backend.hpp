@@ -11,6 +11,7 @@
 // in between (the CUDA backend captures whole forwards into graphs).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "base/status.hpp"
@@ -40,12 +41,33 @@ enum class Buf {
 
 using W = const void*;  // a weight tensor prepared by the backend
 
+// A zero-shot classifier held by a backend on its device (see Backend::make_zero_shot_head).
+class ZeroShotHead {
+ public:
+  virtual ~ZeroShotHead() = default;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual cuclip_backend kind() const = 0;
   virtual cuclip_dtype dtype() const = 0;
 
+  // Zero-shot classification on the device, for backends that have it: the head holds the
+  // classifier's unit rows cls[K, D] (host f32, copied) and room for max_batch rows of K.
+  // zero_shot_to_host then ends an image forward instead of normalize_to_host:
+  // probs[b, k] = softmax_k(scale * <x[b] / |x[b]|, cls[k]> + bias), written to host memory.
+  // set_forward_tail(head) is called before a forward that ends in zero_shot_to_host (null: one
+  // that ends in normalize_to_host), so that a backend replaying recorded forwards tells them apart.
+  virtual bool has_zero_shot_head() const { return false; }
+  virtual Status make_zero_shot_head(const float* /*cls*/, int /*K*/, int /*D*/, std::unique_ptr<ZeroShotHead>* /*out*/) {
+    return Err(CUCLIP_ERR_INTERNAL, "make_zero_shot_head: this backend classifies on the host");
+  }
+  virtual void set_forward_tail(const ZeroShotHead* /*head*/) {}
+  virtual Status zero_shot_to_host(int /*B*/, int /*D*/, Buf /*x*/, const ZeroShotHead& /*head*/, float /*scale*/,
+                                   float /*bias*/, float* /*host_probs*/) {
+    return Err(CUCLIP_ERR_INTERNAL, "zero_shot_to_host: this backend classifies on the host");
+  }
   // Called on the calling thread before each batch: a backend bound to a device makes it current
   // (the CUDA runtime's current device is per thread, and one thread may drive contexts on
   // several devices in turn).

@@ -36,6 +36,9 @@ struct cuclip_classifier {
   cuclip_context* ctx = nullptr;
   int n_classes = 0;
   std::vector<float> weights;  // [n_classes, D], each row L2-normalized
+  // The same rows on the context's device, where its backend classifies there (GPU): images are
+  // then classified on the device, the probabilities alone coming back.
+  std::unique_ptr<ZeroShotHead> head;
 };
 
 namespace {
@@ -159,11 +162,14 @@ struct PixelOut {
 // Image batches: `prepare` decodes and preprocesses all n items into a PixelOut, setting each
 // item's status (a failed item never affects the others); the good ones then run through the
 // forward in chunks of max_batch.
+// With a classifier that has a device head, out receives probabilities [n, K] instead.
 template <class Prepare>
-cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Prepare&& prepare) {
+cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Prepare&& prepare,
+                                 const cuclip_classifier* clf = nullptr) {
   if (!ctx || n < 0 || (n > 0 && !out)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "ctx and out must not be NULL, n must be >= 0");
   const ModelConfig& cfg = ctx->model->config();
-  const int S = cfg.vision.image_size, D = cfg.embed_dim;
+  const int S = cfg.vision.image_size, D = clf ? clf->n_classes : cfg.embed_dim;  // D: the width of out's rows
+  const float scale = (float)std::exp((double)cfg.logit_scale), bias = cfg.logit_bias ? *cfg.logit_bias : 0.0f;
   const size_t px = (size_t)3 * S * S;
   const bool u8 = ctx->be->takes_u8_pixels();
   const size_t bytes = (size_t)n * px * (u8 ? 1 : sizeof(float));
@@ -190,11 +196,13 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
     float lut[3 * 256];
     img::normalize_lut(ctx->model->preset(), lut);
     run_chunks(ctx, good, static_cast<const uint8_t*>(pix.u8), px, D, out, r, [&](int nb, const uint8_t* chunk, float* emb) {
-      return encode_images_u8(*ctx->be, cfg, nb, chunk, lut, emb);
+      return clf ? classify_images(*ctx->be, cfg, nb, nullptr, chunk, lut, *clf->head, D, scale, bias, emb)
+                 : encode_images_u8(*ctx->be, cfg, nb, chunk, lut, emb);
     });
   } else {
     run_chunks(ctx, good, static_cast<const float*>(pix.f32), px, D, out, r, [&](int nb, const float* chunk, float* emb) {
-      return encode_images(*ctx->be, cfg, nb, chunk, emb);
+      return clf ? classify_images(*ctx->be, cfg, nb, chunk, nullptr, nullptr, *clf->head, D, scale, bias, emb)
+                 : encode_images(*ctx->be, cfg, nb, chunk, emb);
     });
   }
   return r.finish(statuses, "image");
@@ -206,6 +214,18 @@ img::DecodeOptions decode_options(const cuclip_context* ctx) {
   img::DecodeOptions o;
   o.max_pixels = ctx->params.max_image_pixels;
   return o;
+}
+
+// encode_images_impl's `prepare` for image files.
+auto prepare_files(cuclip_context* ctx, const char* const* paths, int n) {
+  return [=](PixelOut pixels, Status* st) {
+    std::vector<std::string> p((size_t)n);
+    for (int i = 0; i < n; ++i) p[(size_t)i] = paths[i] ? paths[i] : "";
+    if (pixels.u8) img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels.u8, st, decode_threads(ctx));
+    else img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels.f32, st, decode_threads(ctx));
+    for (int i = 0; i < n; ++i)
+      if (!paths[i]) st[i] = Err(CUCLIP_ERR_INVALID_ARGUMENT, "path is NULL");
+  };
 }
 
 Status tokenize_one(const Model& m, const char* text, uint64_t max_bytes, int context_length, int32_t* out) {
@@ -365,14 +385,7 @@ cuclip_status cuclip_encode_token_ids(cuclip_context* ctx, const int32_t* ids, i
 cuclip_status cuclip_encode_image_files(cuclip_context* ctx, const char* const* paths, int n, float* out, cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && !paths) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "paths must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](PixelOut pixels, Status* st) {
-      std::vector<std::string> p((size_t)n);
-      for (int i = 0; i < n; ++i) p[(size_t)i] = paths[i] ? paths[i] : "";
-      if (pixels.u8) img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels.u8, st, decode_threads(ctx));
-      else img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels.f32, st, decode_threads(ctx));
-      for (int i = 0; i < n; ++i)
-        if (!paths[i]) st[i] = Err(CUCLIP_ERR_INVALID_ARGUMENT, "path is NULL");
-    });
+    return encode_images_impl(ctx, n, out, statuses, prepare_files(ctx, paths, n));
   });
 }
 
@@ -503,6 +516,11 @@ cuclip_status cuclip_classifier_create(cuclip_context* ctx, const char* const* c
       nrm = std::sqrt(nrm);
       for (int d = 0; d < D; ++d) w[d] = (float)(w[d] / nrm);
     }
+    // Where the context's backend can classify on its device, keep a copy there. Should that fail
+    // (out of device memory), images are classified on the host as for the CPU backend: same
+    // results, only slower.
+    if (ctx->be->has_zero_shot_head() && !ctx->be->make_zero_shot_head(clf->weights.data(), n_classes, D, &clf->head).ok())
+      clf->head.reset();
     *out = clf.release();
     return CUCLIP_OK;
   });
@@ -543,6 +561,7 @@ cuclip_status cuclip_classify_embeddings(cuclip_classifier* clf, const float* im
 cuclip_status cuclip_classify_image_files(cuclip_classifier* clf, const char* const* paths, int n, float* probs, cuclip_status* statuses) {
   return guarded([&] {
     if (!clf || n < 0 || (n > 0 && (!paths || !probs))) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "clf, paths and probs must not be NULL");
+    if (clf->head) return encode_images_impl(clf->ctx, n, probs, statuses, prepare_files(clf->ctx, paths, n), clf);
     const int D = clf->ctx->model->config().embed_dim;
     std::vector<float> emb((size_t)n * D);
     cuclip_status s = cuclip_encode_image_files(clf->ctx, paths, n, emb.data(), statuses);

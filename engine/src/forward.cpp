@@ -47,8 +47,9 @@ std::string layer_prefix(const char* tower, int i) { return std::string(tower) +
 
 namespace {
 
-// The vision tower after patch_embed has left the patch rows in Buf::Y.
-Status vision_after_patches(Backend& be, const ModelConfig& cfg, int B, float* out) {
+// The vision tower after patch_embed has left the patch rows in Buf::Y, up to the projected
+// embeddings in Buf::EMB (not normalized).
+Status vision_after_patches(Backend& be, const ModelConfig& cfg, int B) {
   const VisionConfig& v = cfg.vision;
   const int C = v.width, N = v.grid() * v.grid(), T = N + 1, D = cfg.embed_dim;
   CUCLIP_TRY(be.vision_tokens(B, N, C, Buf::Y, be.weight("vision.class_embedding"),  // (C)
@@ -61,24 +62,40 @@ Status vision_after_patches(Backend& be, const ModelConfig& cfg, int B, float* o
   for (int b = 0; b < B; ++b) cls_rows[b] = b * T;
   CUCLIP_TRY(be.gather_rows(B, C, Buf::X, cls_rows.data(), Buf::POOL));
   CUCLIP_TRY(be.layernorm(B, C, Buf::POOL, be.weight("vision.ln_post.weight"), be.weight("vision.ln_post.bias"), v.ln_eps, Buf::POOL2));
-  CUCLIP_TRY(be.gemm(B, D, C, Buf::POOL2, be.weight("vision.proj.weight"), nullptr, Act::None, nullptr, Buf::EMB));  // (D, C)
-  return be.normalize_to_host(B, D, Buf::EMB, out);
+  return be.gemm(B, D, C, Buf::POOL2, be.weight("vision.proj.weight"), nullptr, Act::None, nullptr, Buf::EMB);  // (D, C)
+}
+
+Status patch_embed_any(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut) {
+  const VisionConfig& v = cfg.vision;
+  W conv = be.weight("vision.patch_embed.weight");  // (C, 3, P, P)
+  return rgb ? be.patch_embed_u8(B, v.image_size, v.patch_size, v.width, rgb, lut, conv, Buf::Y)
+             : be.patch_embed(B, v.image_size, v.patch_size, v.width, pixels, conv, Buf::Y);
 }
 
 }  // namespace
 
 Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, float* out) {
-  const VisionConfig& v = cfg.vision;
-  CUCLIP_TRY(be.patch_embed(B, v.image_size, v.patch_size, v.width, pixels, be.weight("vision.patch_embed.weight"),  // (C, 3, P, P)
-                            Buf::Y));
-  return vision_after_patches(be, cfg, B, out);
+  be.set_forward_tail(nullptr);
+  CUCLIP_TRY(patch_embed_any(be, cfg, B, pixels, nullptr, nullptr));
+  CUCLIP_TRY(vision_after_patches(be, cfg, B));
+  return be.normalize_to_host(B, cfg.embed_dim, Buf::EMB, out);
 }
 
 Status encode_images_u8(Backend& be, const ModelConfig& cfg, int B, const uint8_t* rgb, const float* lut, float* out) {
-  const VisionConfig& v = cfg.vision;
-  CUCLIP_TRY(be.patch_embed_u8(B, v.image_size, v.patch_size, v.width, rgb, lut, be.weight("vision.patch_embed.weight"),
-                               Buf::Y));
-  return vision_after_patches(be, cfg, B, out);
+  be.set_forward_tail(nullptr);
+  CUCLIP_TRY(patch_embed_any(be, cfg, B, nullptr, rgb, lut));
+  CUCLIP_TRY(vision_after_patches(be, cfg, B));
+  return be.normalize_to_host(B, cfg.embed_dim, Buf::EMB, out);
+}
+
+Status classify_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut,
+                       const ZeroShotHead& head, int /*K*/, float scale, float bias, float* probs) {
+  be.set_forward_tail(&head);
+  Status s = patch_embed_any(be, cfg, B, pixels, rgb, lut);
+  if (s.ok()) s = vision_after_patches(be, cfg, B);
+  if (s.ok()) s = be.zero_shot_to_host(B, cfg.embed_dim, Buf::EMB, head, scale, bias, probs);
+  be.set_forward_tail(nullptr);
+  return s;
 }
 
 int text_pool_index(const TextConfig& t, const int32_t* ids) {

@@ -156,7 +156,7 @@ class GpuBackend final : public Backend {
   // The first op of a vision forward.
   Status patch_embed(int B, int S, int P, int C, const float* host_pixels, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed", B));
-    shape_key_.assign({0, B});
+    shape_key_.assign({0, B, tail_id_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kPixels, host_pixels, (size_t)B * 3 * S * S * sizeof(float), d_pixels_));
     CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_forward(dt_, B, S, P, d_pixels_, buf(Buf::COLS), stream_); }));
@@ -169,7 +169,7 @@ class GpuBackend final : public Backend {
   bool takes_u8_pixels() const override { return true; }
   Status patch_embed_u8(int B, int S, int P, int C, const uint8_t* host_rgb, const float* lut, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed_u8", B));
-    shape_key_.assign({0, B});
+    shape_key_.assign({0, B, tail_id_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
     CUCLIP_TRY(stage(kPixels, host_rgb, (size_t)B * 3 * S * S, d_pixels_));
@@ -253,19 +253,87 @@ class GpuBackend final : public Backend {
     return graphs_.run([=, this] { return kernels::gather_rows_forward(dt_, B, C, buf(x), d_pool_rows_, buf(out), stream_); });
   }
 
-  // The last op of every forward: the only point where the host waits for the device.
+  // The last op of every forward (or zero_shot_to_host): the only point where the host waits for
+  // the device.
   Status normalize_to_host(int B, int D, Buf x, float* host_out) override {
     CUCLIP_TRY(check_batch("normalize_to_host", B));
     CUCLIP_TRY(graphs_.run([=, this] {
       CUCLIP_TRY(kernels::l2_normalize_forward(dt_, B, D, buf(x), d_emb_, stream_));
       return gpu::memcpy_d2h(h_emb_, d_emb_, (size_t)B * D * sizeof(float), stream_);
     }));
-    CUCLIP_TRY(graphs_.finish(stream_));
-    CUCLIP_TRY(gpu::stream_synchronize(stream_));
-    std::fill(std::begin(staged_), std::end(staged_), false);  // every staged upload has completed
-    if (graph_offsets_staged_) uploaded_offsets_.swap(graph_offsets_);
-    graph_offsets_staged_ = false;
+    CUCLIP_TRY(finish_forward());
     std::memcpy(host_out, h_emb_, (size_t)B * D * sizeof(float));
+    return Status::Ok();
+  }
+
+  // The zero-shot head: the classifier's unit rows and the logits live on the device, so an image
+  // batch ends in B x K probabilities (normalize, one f32 GEMM, softmax) instead of B x D embeddings
+  // and a GEMM on the host.
+  class GpuHead final : public ZeroShotHead {
+   public:
+    ~GpuHead() override {
+      (void)gpu::set_device(device);
+      (void)gpu::device_free(cls);
+      (void)gpu::device_free(logits);
+      (void)gpu::host_free_pinned(pinned);
+    }
+    float* cls = nullptr;     // device f32 [K, D], unit rows
+    float* logits = nullptr;  // device f32 [max_batch, K]: logits, then probabilities
+    float* pinned = nullptr;  // host f32 [max_batch, K]
+    int K = 0, id = 0, device = 0;
+  };
+
+  bool has_zero_shot_head() const override { return true; }
+
+  Status make_zero_shot_head(const float* cls, int K, int D, std::unique_ptr<ZeroShotHead>* out) override {
+    if (K < 1 || D < 1 || max_batch_ < 1) return Err(CUCLIP_ERR_INTERNAL, "make_zero_shot_head: empty classifier or no workspace");
+    CUCLIP_TRY(gpu::set_device(device_));
+    auto h = std::make_unique<GpuHead>();
+    h->K = K;
+    h->id = ++heads_made_;
+    h->device = device_;
+    const size_t cls_bytes = (size_t)K * D * sizeof(float), out_bytes = (size_t)max_batch_ * K * sizeof(float);
+    CUCLIP_TRY(gpu::device_alloc((void**)&h->cls, cls_bytes));
+    CUCLIP_TRY(gpu::device_alloc((void**)&h->logits, out_bytes));
+    CUCLIP_TRY(gpu::host_alloc_pinned((void**)&h->pinned, out_bytes));
+    CUCLIP_TRY(gpu::memcpy_h2d(h->cls, cls, cls_bytes, stream_));
+    CUCLIP_TRY(gpu::stream_synchronize(stream_));
+    *out = std::move(h);
+    return Status::Ok();
+  }
+
+  void set_forward_tail(const ZeroShotHead* head) override {
+    tail_id_ = head ? static_cast<const GpuHead*>(head)->id : 0;
+  }
+
+  Status zero_shot_to_host(int B, int D, Buf x, const ZeroShotHead& head, float scale, float bias, float* host_probs) override {
+    CUCLIP_TRY(check_batch("zero_shot_to_host", B));
+    const GpuHead* h = static_cast<const GpuHead*>(&head);
+    const int K = h->K;
+    CUCLIP_TRY(graphs_.run([=, this] {
+      CUCLIP_TRY(kernels::l2_normalize_forward(dt_, B, D, buf(x), d_emb_, stream_));
+      // Column-major, as cuBLAS: logits^T[K, B] = cls[K, D] . emb[B, D]^T, i.e. row-major logits[B, K].
+      gpu::GemmDesc g;
+      g.trans_a = gpu::Op::T;
+      g.trans_b = gpu::Op::N;
+      g.m = K;
+      g.n = B;
+      g.k = D;
+      g.a = h->cls;
+      g.a_type = gpu::DType::f32;
+      g.lda = D;
+      g.b = d_emb_;
+      g.b_type = gpu::DType::f32;
+      g.ldb = D;
+      g.c = h->logits;
+      g.c_type = gpu::DType::f32;
+      g.ldc = K;
+      CUCLIP_TRY(gpu::gemm(blas_, g, stream_));
+      CUCLIP_TRY(kernels::softmax_rows_forward(B, K, scale, bias, h->logits, stream_));
+      return gpu::memcpy_d2h(h->pinned, h->logits, (size_t)B * K * sizeof(float), stream_);
+    }));
+    CUCLIP_TRY(finish_forward());
+    std::memcpy(host_probs, h->pinned, (size_t)B * K * sizeof(float));
     return Status::Ok();
   }
 
@@ -333,6 +401,17 @@ class GpuBackend final : public Backend {
   // cuBLASLt: ViT-B/32 images 1.2-1.5x, ViT-L/14 images 1.6-2.1x, texts 1.6-1.9x the fused
   // kernel's throughput at batches 8-256. CUCLIP_GPU_GEMM=fused keeps the fused kernel reachable.
   bool use_fused_gemm(int, int, int) const { return gemm_policy_ == GemmPolicy::Fused; }
+
+  // After the forward's last device work is enqueued: end the recording or replay, wait, and mark
+  // every staged upload complete.
+  Status finish_forward() {
+    CUCLIP_TRY(graphs_.finish(stream_));
+    CUCLIP_TRY(gpu::stream_synchronize(stream_));
+    std::fill(std::begin(staged_), std::end(staged_), false);  // every staged upload has completed
+    if (graph_offsets_staged_) uploaded_offsets_.swap(graph_offsets_);
+    graph_offsets_staged_ = false;
+    return Status::Ok();
+  }
 
   struct Region {
     void** ptr;
@@ -415,6 +494,8 @@ class GpuBackend final : public Backend {
   const cuclip_dtype dtype_;
   const gpu::DType dt_;
   const int device_;
+  int heads_made_ = 0;  // zero-shot heads made by this context (their ids)
+  int tail_id_ = 0;     // the head the current forward ends in (0: embeddings), part of its graph key
   DeviceWeights* weights_ = nullptr;  // owned by the model
   gpu::Stream stream_ = nullptr;
   gpu::Blas blas_ = nullptr;

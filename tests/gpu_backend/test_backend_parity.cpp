@@ -232,3 +232,58 @@ TEST_CASE("gpu_out_of_memory_is_a_status_and_leaves_the_model_usable", "[gpu_bac
   cuclip_model_free(m);
 }
 #endif
+
+TEST_CASE("gpu_zero_shot_head_matches_host_classification", "[gpu_backend]") {
+  // A classifier on a GPU context classifies images on the device (normalize, f32 GEMM with the
+  // class rows, softmax; only probabilities come back). It must give what the CPU context's host
+  // classification gives, keep a failed image's row NaN without touching the others, and stay
+  // right when embedding and classifying batches of the same shape alternate (recorded forwards
+  // must not be mixed up: the emulator records and replays CUDA graphs too).
+  cuclip_model* m = nullptr;
+  const std::string name = "hf_legacy_quickgelu_f32";
+  REQUIRE(cuclip_model_load(converted_fixture(name).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
+  const auto meta = read_json_file(data_path("reference/" + name + "/meta.json"));
+  std::vector<std::string> paths;
+  for (const auto& im : meta["images"]) paths.push_back(data_path(meta["images_dir"].get<std::string>() + "/" + im.get<std::string>()));
+  paths.insert(paths.begin() + 1, data_path("no_such_image.png"));
+  std::vector<const char*> pp;
+  for (auto& p : paths) pp.push_back(p.c_str());
+  const int n = (int)pp.size(), D = cuclip_model_embed_dim(m);
+  const char* labels[] = {"a cat", "a dog", "a red car", "a bowl of soup", "a mountain"};
+  const char* tmpl[] = {"a photo of {}.", "{}"};
+  auto classify = [&](cuclip_backend be, int rounds) {
+    Ctx c(m, be, CUCLIP_DTYPE_F32, n);
+    cuclip_classifier* clf = nullptr;
+    REQUIRE(cuclip_classifier_create(c.ctx, labels, 5, tmpl, 2, &clf) == CUCLIP_OK);
+    std::vector<float> probs((size_t)n * 5), emb((size_t)n * D);
+    std::vector<cuclip_status> st((size_t)n);
+    for (int r = 0; r < rounds; ++r) {
+      CHECK(cuclip_classify_image_files(clf, pp.data(), n, probs.data(), st.data()) == CUCLIP_ERR_IO);
+      CHECK(cuclip_encode_image_files(c.ctx, pp.data(), n, emb.data(), nullptr) == CUCLIP_ERR_IO);
+    }
+    for (int i = 0; i < n; ++i) CHECK((st[(size_t)i] == CUCLIP_OK) == (i != 1));
+    cuclip_classifier_free(clf);
+    return std::pair{probs, emb};
+  };
+  const auto [cpu_probs, cpu_emb] = classify(CUCLIP_BACKEND_CPU, 1);
+  const auto [gpu_probs, gpu_emb] = classify(kGpuBackend, 3);  // rounds 2 and 3 replay recorded forwards
+  for (int i = 0; i < n; ++i) {
+    INFO("image " << i);
+    double sum = 0;
+    for (int k = 0; k < 5; ++k) {
+      const float g = gpu_probs[(size_t)i * 5 + k], c = cpu_probs[(size_t)i * 5 + k];
+      if (i == 1) {
+        CHECK(std::isnan(g));
+        continue;
+      }
+      sum += g;
+      // f32 on both sides: embeddings agree to cosine 0.99999 (summation order), which
+      // exp(logit_scale) = 100 turns into logit differences of ~1e-3; probabilities move less.
+      CHECK(std::fabs(g - c) <= 2e-3);
+    }
+    if (i != 1) CHECK(std::fabs(sum - 1.0) <= 1e-5);  // a softmax row, in f32
+  }
+  require_cosine(std::vector<float>(gpu_emb.begin(), gpu_emb.begin() + D), std::vector<float>(cpu_emb.begin(), cpu_emb.begin() + D), D,
+                 0.99999, "embedding after classification");
+  cuclip_model_free(m);
+}
