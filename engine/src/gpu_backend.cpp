@@ -70,6 +70,27 @@ kernels::EpilogueAct to_kernel(Act a) {
          : a == Act::GeluErf ? kernels::EpilogueAct::GeluErf : kernels::EpilogueAct::None;
 }
 
+// out[rows, cols] = a[rows, k] . w[cols, k]^T, all row-major and of one dtype, as cuBLAS (column-
+// major) computes it: out^T[cols, rows] = w . a^T, with op(A) = w^T read from w's [cols, k] storage.
+gpu::GemmDesc row_major_abt(int rows, int cols, int k, const void* a, const void* w, void* out, gpu::DType dt) {
+  gpu::GemmDesc d;
+  d.trans_a = gpu::Op::T;
+  d.trans_b = gpu::Op::N;
+  d.m = cols;
+  d.n = rows;
+  d.k = k;
+  d.a = w;
+  d.a_type = dt;
+  d.lda = k;
+  d.b = a;
+  d.b_type = dt;
+  d.ldb = k;
+  d.c = out;
+  d.c_type = dt;
+  d.ldc = cols;
+  return d;
+}
+
 class GpuBackend final : public Backend {
  public:
   GpuBackend(const Model& m, cuclip_dtype dtype, gpu::DType dt, int device)
@@ -312,23 +333,8 @@ class GpuBackend final : public Backend {
     const int K = h->K;
     CUCLIP_TRY(graphs_.run([=, this] {
       CUCLIP_TRY(kernels::l2_normalize_forward(dt_, B, D, buf(x), d_emb_, stream_));
-      // Column-major, as cuBLAS: logits^T[K, B] = cls[K, D] . emb[B, D]^T, i.e. row-major logits[B, K].
-      gpu::GemmDesc g;
-      g.trans_a = gpu::Op::T;
-      g.trans_b = gpu::Op::N;
-      g.m = K;
-      g.n = B;
-      g.k = D;
-      g.a = h->cls;
-      g.a_type = gpu::DType::f32;
-      g.lda = D;
-      g.b = d_emb_;
-      g.b_type = gpu::DType::f32;
-      g.ldb = D;
-      g.c = h->logits;
-      g.c_type = gpu::DType::f32;
-      g.ldc = K;
-      CUCLIP_TRY(gpu::gemm(blas_, g, stream_));
+      // logits[B, K] = emb[B, D] . cls[K, D]^T
+      CUCLIP_TRY(gpu::gemm(blas_, row_major_abt(B, K, D, d_emb_, h->cls, h->logits, gpu::DType::f32), stream_));
       CUCLIP_TRY(kernels::softmax_rows_forward(B, K, scale, bias, h->logits, stream_));
       return gpu::memcpy_d2h(h->pinned, h->logits, (size_t)B * K * sizeof(float), stream_);
     }));
@@ -347,8 +353,7 @@ class GpuBackend final : public Backend {
     if (graphs_.mode() != ForwardGraphs::Mode::Eager) uploaded_offsets_.clear();
   }
 
-  // out[M, N] = act(A . W^T + bias) (+ residual): row-major, so cuBLAS (column-major) computes
-  // out^T[N, M] = W . A^T, with op(A) = W^T read from W's [N, K] storage.
+  // out[M, N] = act(A . W^T + bias) (+ residual), row-major (row_major_abt).
   Status gemm_device(int M, int N, int K, Buf A, W w, W bias, const void* bias_in_dt, Act act, bool has_residual,
                      Buf residual, Buf out) {
     if (M == 0) return Status::Ok();
@@ -363,21 +368,7 @@ class GpuBackend final : public Backend {
         if (s.code != CUCLIP_ERR_UNSUPPORTED) return s;
       }
     }
-    gpu::GemmDesc d;
-    d.trans_a = gpu::Op::T;
-    d.trans_b = gpu::Op::N;
-    d.m = N;
-    d.n = M;
-    d.k = K;
-    d.a = w;
-    d.a_type = dt_;
-    d.lda = K;
-    d.b = buf(A);
-    d.b_type = dt_;
-    d.ldb = K;
-    d.c = buf(out);
-    d.c_type = dt_;
-    d.ldc = N;
+    gpu::GemmDesc d = row_major_abt(M, N, K, buf(A), w, buf(out), dt_);
     if (has_residual) {
       if (buf(residual) != buf(out))
         CUCLIP_TRY(gpu::memcpy_d2d(buf(out), buf(residual), (size_t)M * N * dtype_bytes(dt_), stream_));
