@@ -4,7 +4,10 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "kernels/gpu.hpp"
 
@@ -14,10 +17,33 @@ struct GraphState {
   cudaGraphExec_t exec = nullptr;
 };
 
+// A cuBLASLt plan: the descriptors of one GEMM configuration and the algorithm the heuristic chose
+// for it. Made once per configuration and handle: creating descriptors and asking the heuristic
+// costs tens of microseconds of host time per call, which eager small-batch forwards (about 50
+// GEMMs each) would pay every time.
+struct LtPlan {
+  cublasLtMatmulDesc_t op = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  cublasLtMatmulHeuristicResult_t heuristic = {};
+  LtPlan() = default;
+  LtPlan(const LtPlan&) = delete;
+  LtPlan& operator=(const LtPlan&) = delete;
+  ~LtPlan() {
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (op) cublasLtMatmulDescDestroy(op);
+  }
+};
+
 struct BlasState {
   cublasLtHandle_t lt = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // Plans by configuration (everything but the pointers, alpha, beta and the bias pointer).
+  std::map<std::vector<int64_t>, std::unique_ptr<LtPlan>> plans;
 };
 
 namespace {
@@ -64,18 +90,6 @@ cudaDataType_t cuda_type(DType t) {
 }
 
 // Owns the cuBLASLt descriptors of one GEMM call.
-struct LtCall {
-  cublasLtMatmulDesc_t op = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  cublasLtMatmulPreference_t pref = nullptr;
-  ~LtCall() {
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    if (c) cublasLtMatrixLayoutDestroy(c);
-    if (b) cublasLtMatrixLayoutDestroy(b);
-    if (a) cublasLtMatrixLayoutDestroy(a);
-    if (op) cublasLtMatmulDescDestroy(op);
-  }
-};
 
 Status make_layout(cublasLtMatrixLayout_t* out, DType t, int64_t rows, int64_t cols, int64_t ld, int batch,
                    int64_t stride) {
@@ -248,6 +262,7 @@ Status blas_create(Blas* out) {
 
 Status blas_destroy(Blas blas) {
   if (!blas) return Status::Ok();
+  blas->plans.clear();
   cudaError_t ce = cudaFree(blas->workspace);
   cublasStatus_t e = cublasLtDestroy(blas->lt);
   delete blas;
@@ -256,45 +271,70 @@ Status blas_destroy(Blas blas) {
   return Status::Ok();
 }
 
+namespace {
+
+constexpr size_t kMaxPlans = 512;  // distinct GEMM configurations kept per handle; then start over
+
+// Makes the plan of g's configuration (descriptors, preference, heuristic); UNSUPPORTED when
+// cuBLASLt has no algorithm for it.
+Status make_plan(Blas blas, const GemmDesc& g, uint32_t align_a, uint32_t align_b, uint32_t align_c, LtPlan* plan) {
+  CUCLIP_BLAS_TRY(cublasLtMatmulDescCreate(&plan->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  cublasOperation_t ta = g.trans_a == Op::T ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t tb = g.trans_b == Op::T ? CUBLAS_OP_T : CUBLAS_OP_N;
+  CUCLIP_BLAS_TRY(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+  CUCLIP_BLAS_TRY(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+  if (g.epilogue == Epilogue::bias) {
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    cudaDataType_t bias_type = cuda_type(g.c_type);
+    CUCLIP_BLAS_TRY(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    CUCLIP_BLAS_TRY(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias));
+    CUCLIP_BLAS_TRY(
+        cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
+  }
+  bool tra = g.trans_a == Op::T, trb = g.trans_b == Op::T;
+  CUCLIP_TRY(make_layout(&plan->a, g.a_type, tra ? g.k : g.m, tra ? g.m : g.k, g.lda, g.batch, g.stride_a));
+  CUCLIP_TRY(make_layout(&plan->b, g.b_type, trb ? g.n : g.k, trb ? g.k : g.n, g.ldb, g.batch, g.stride_b));
+  CUCLIP_TRY(make_layout(&plan->c, g.c_type, g.m, g.n, g.ldc, g.batch, g.stride_c));
+  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceCreate(&plan->pref));
+  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(plan->pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                       &blas->workspace_bytes, sizeof blas->workspace_bytes));
+  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(plan->pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
+  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(plan->pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
+  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(plan->pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c, sizeof align_c));
+  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(plan->pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c, sizeof align_c));
+  int found = 0;
+  CUCLIP_BLAS_TRY(cublasLtMatmulAlgoGetHeuristic(blas->lt, plan->op, plan->a, plan->b, plan->c, plan->c, plan->pref, 1,
+                                                 &plan->heuristic, &found));
+  if (found == 0) return Err(CUCLIP_ERR_UNSUPPORTED, "gemm: cuBLASLt has no algorithm for this shape and type combination");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status gemm(Blas blas, const GemmDesc& g, Stream stream) {
   if (!blas) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "gemm: null BLAS handle");
   CUCLIP_TRY(validate_gemm(g));
   if (g.m == 0 || g.n == 0) return Status::Ok();
-  LtCall call;
-  CUCLIP_BLAS_TRY(cublasLtMatmulDescCreate(&call.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-  cublasOperation_t ta = g.trans_a == Op::T ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasOperation_t tb = g.trans_b == Op::T ? CUBLAS_OP_T : CUBLAS_OP_N;
-  CUCLIP_BLAS_TRY(cublasLtMatmulDescSetAttribute(call.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-  CUCLIP_BLAS_TRY(cublasLtMatmulDescSetAttribute(call.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-  if (g.epilogue == Epilogue::bias) {
-    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-    cudaDataType_t bias_type = cuda_type(g.c_type);
-    CUCLIP_BLAS_TRY(cublasLtMatmulDescSetAttribute(call.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-    CUCLIP_BLAS_TRY(cublasLtMatmulDescSetAttribute(call.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias));
-    CUCLIP_BLAS_TRY(
-        cublasLtMatmulDescSetAttribute(call.op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof bias_type));
-  }
-  bool tra = g.trans_a == Op::T, trb = g.trans_b == Op::T;
-  CUCLIP_TRY(make_layout(&call.a, g.a_type, tra ? g.k : g.m, tra ? g.m : g.k, g.lda, g.batch, g.stride_a));
-  CUCLIP_TRY(make_layout(&call.b, g.b_type, trb ? g.n : g.k, trb ? g.k : g.n, g.ldb, g.batch, g.stride_b));
-  CUCLIP_TRY(make_layout(&call.c, g.c_type, g.m, g.n, g.ldc, g.batch, g.stride_c));
-  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceCreate(&call.pref));
-  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(call.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                       &blas->workspace_bytes, sizeof blas->workspace_bytes));
   const uint32_t align_a = operand_alignment(g.a, g.stride_a, g.a_type, g.batch);
   const uint32_t align_b = operand_alignment(g.b, g.stride_b, g.b_type, g.batch);
   const uint32_t align_c = operand_alignment(g.c, g.stride_c, g.c_type, g.batch);
-  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(call.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a, sizeof align_a));
-  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(call.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b, sizeof align_b));
-  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(call.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c, sizeof align_c));
-  CUCLIP_BLAS_TRY(cublasLtMatmulPreferenceSetAttribute(call.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c, sizeof align_c));
-  cublasLtMatmulHeuristicResult_t heuristic = {};
-  int found = 0;
-  CUCLIP_BLAS_TRY(cublasLtMatmulAlgoGetHeuristic(blas->lt, call.op, call.a, call.b, call.c, call.c, call.pref, 1,
-                                                 &heuristic, &found));
-  if (found == 0) return Err(CUCLIP_ERR_UNSUPPORTED, "gemm: cuBLASLt has no algorithm for this shape and type combination");
-  CUCLIP_BLAS_TRY(cublasLtMatmul(blas->lt, call.op, &g.alpha, g.a, call.a, g.b, call.b, &g.beta, g.c, call.c, g.c,
-                                 call.c, &heuristic.algo, blas->workspace, blas->workspace_bytes, stream));
+  const std::vector<int64_t> key = {(int64_t)g.trans_a, (int64_t)g.trans_b, g.m, g.n, g.k, (int64_t)g.a_type, (int64_t)g.b_type,
+                                    (int64_t)g.c_type, g.lda, g.ldb, g.ldc, g.batch, g.stride_a, g.stride_b, g.stride_c,
+                                    (int64_t)g.epilogue, align_a, align_b, align_c};
+  LtPlan* plan = nullptr;
+  if (auto it = blas->plans.find(key); it != blas->plans.end()) {
+    plan = it->second.get();
+    if (g.epilogue == Epilogue::bias)  // the one per-call attribute: which bias
+      CUCLIP_BLAS_TRY(cublasLtMatmulDescSetAttribute(plan->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof g.bias));
+  } else {
+    auto made = std::make_unique<LtPlan>();
+    CUCLIP_TRY(make_plan(blas, g, align_a, align_b, align_c, made.get()));
+    if (blas->plans.size() >= kMaxPlans) blas->plans.clear();
+    plan = made.get();
+    blas->plans.emplace(key, std::move(made));
+  }
+  CUCLIP_BLAS_TRY(cublasLtMatmul(blas->lt, plan->op, &g.alpha, g.a, plan->a, g.b, plan->b, &g.beta, g.c, plan->c, g.c,
+                                 plan->c, &plan->heuristic.algo, blas->workspace, blas->workspace_bytes, stream));
   return Status::Ok();
 }
 

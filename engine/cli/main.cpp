@@ -18,7 +18,14 @@ static const char* kUsage =
     "  bench       images/s, texts/s, latency and memory on standard shapes or a model\n"
     "Every command takes -m MODEL (default: the bundled shapes model) and --help.\n";
 
+// The library's warnings and errors (e.g. a GPU forward that could not be captured into a CUDA
+// graph and runs eagerly) on stderr; info and debug messages are dropped.
+static void log_to_stderr(cuclip_log_level level, const char* message, void*) {
+  if (level <= CUCLIP_LOG_WARN) std::fprintf(stderr, "cuclip: %s: %s\n", level == CUCLIP_LOG_ERROR ? "error" : "warning", message);
+}
+
 int main(int argc, char** argv) {
+  cuclip_set_log_callback(log_to_stderr, nullptr);
   if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 1 : 0;

@@ -18,9 +18,11 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "base/log.hpp"
 #include "kernels/gpu.hpp"
 
 namespace cuclip {
@@ -92,6 +94,8 @@ class ForwardGraphs {
       return gpu::graph_launch(g, stream);
     }
     failed_.insert(key_);  // never try this shape again; run what was recorded as usual
+    log_message(CUCLIP_LOG_WARN, "CUDA graph capture of a forward (batch " + std::to_string(key_.size() > 1 ? key_[1] : 0) +
+                                     ") failed; this shape runs without graphs from now on: " + s.message);
     for (auto& op : recorded_) {
       s = op();
       if (!s.ok()) break;
