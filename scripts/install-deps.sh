@@ -7,7 +7,8 @@ pkgs=(build-essential cmake pkg-config git
       catch2 libstb-dev nlohmann-json3-dev zlib1g-dev
       libicu-dev
       libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libwebp-dev
-      libopenblas-dev)
+      libopenblas-dev
+      clang libclang-rt-14-dev libomp-dev)  # clang + libFuzzer + OpenMP: tests/fuzz (run.sh)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
