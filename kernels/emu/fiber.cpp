@@ -20,18 +20,23 @@ size_t page_size() {
   return size;
 }
 
+size_t stack_guard_bytes() {
+  static const size_t bytes = (size_t{64} * 1024 + page_size() - 1) / page_size() * page_size();
+  return bytes;
+}
+
 bool FiberStack::in_guard(const void* p) const {
   auto a = reinterpret_cast<const char*>(p);
-  return region != nullptr && a >= region && a < region + page_size();
+  return region != nullptr && a >= region && a < region + stack_guard_bytes();
 }
 
 bool allocate_stack(size_t usable_bytes, FiberStack* out) {
-  size_t page = page_size();
+  size_t page = page_size(), guard = stack_guard_bytes();
   size_t usable = (usable_bytes + page - 1) / page * page;
-  size_t total = usable + page;
+  size_t total = usable + guard;
   void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) return false;
-  if (mprotect(p, page, PROT_NONE) != 0) {
+  if (mprotect(p, guard, PROT_NONE) != 0) {
     munmap(p, total);
     return false;
   }
@@ -49,10 +54,10 @@ void free_stack(FiberStack* stack) {
 // A reused stack still carries the sanitizer's poison from its previous frames.
 static void prepare_stack(FiberContext* ctx, const FiberStack& stack) {
 #if defined(CUCLIP_EMU_ASAN)
-  ctx->stack_bottom = stack.region + page_size();
-  ctx->stack_size = stack.region_bytes - page_size();
+  ctx->stack_bottom = stack.region + stack_guard_bytes();
+  ctx->stack_size = stack.region_bytes - stack_guard_bytes();
   ctx->fake_stack = nullptr;
-  __asan_unpoison_memory_region(stack.region + page_size(), stack.region_bytes - page_size());
+  __asan_unpoison_memory_region(stack.region + stack_guard_bytes(), stack.region_bytes - stack_guard_bytes());
 #else
   (void)ctx;
   (void)stack;
@@ -73,8 +78,8 @@ void ucontext_trampoline(unsigned entry_lo, unsigned entry_hi, unsigned arg_lo, 
 void make_context(FiberContext* ctx, const FiberStack& stack, void (*entry)(void*), void* arg) {
   prepare_stack(ctx, stack);
   getcontext(&ctx->uc);
-  ctx->uc.uc_stack.ss_sp = stack.region + page_size();
-  ctx->uc.uc_stack.ss_size = stack.region_bytes - page_size();
+  ctx->uc.uc_stack.ss_sp = stack.region + stack_guard_bytes();
+  ctx->uc.uc_stack.ss_size = stack.region_bytes - stack_guard_bytes();
   ctx->uc.uc_link = nullptr;
   auto e = reinterpret_cast<uintptr_t>(entry);
   auto a = reinterpret_cast<uintptr_t>(arg);

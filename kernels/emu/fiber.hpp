@@ -36,9 +36,12 @@ struct FiberContext {
 #endif
 };
 
-// An mmap'ed stack with one inaccessible guard page below it (stacks grow down).
+// An mmap'ed stack with an inaccessible guard region below it (stacks grow down). The guard is
+// 64 KiB, not one page: a frame larger than the guard (a kernel's local array, say) would step
+// over it into whatever is mapped below, another fiber's stack included, and an overflow would
+// then corrupt memory or be reported as a stray access instead of a stack overflow.
 struct FiberStack {
-  char* region = nullptr;  // guard page first
+  char* region = nullptr;  // guard first
   size_t region_bytes = 0;
   char* top() const { return region + region_bytes; }
   bool in_guard(const void* p) const;
@@ -59,5 +62,6 @@ void fiber_started();
 void init_thread_context(FiberContext* ctx);
 
 size_t page_size();
+size_t stack_guard_bytes();  // the guard below every fiber stack: 64 KiB, whole pages
 
 }  // namespace cuclip::emu::detail
