@@ -165,6 +165,11 @@ if [[ -n $PY && $DRY != 1 ]] && ! "$PY" -c 'import torch, sys; sys.exit(0 if tor
   record "anchors" skipped 0 "$PY has torch but it sees no GPU"
   PY=""
 fi
+if [[ -n $PY && $DRY != 1 ]]; then
+  # shellcheck disable=SC2016  # $1..$3 are bash -c's own arguments
+  step "PyTorch SDPA anchor" 60 "bench_sdpa.py --quick (the attention lab's shapes)" bash -c \
+    '"$1" "$2" --quick --reps 20 | tee -a "$3"; exit "${PIPESTATUS[0]}"' _ "$PY" "$REPO/benchmarks/reference/bench_sdpa.py" "$OUT/kernels.txt"
+fi
 if [[ -x $CUCLIP && -x $CONVERT && -n $PY ]]; then
   if [[ $DRY == 1 ]]; then
     E2E_ARGS=(--device cpu --batch 1 --tasks text_caption --iters 3 --max-seconds 5 --rounds 1 --n-images 4)
@@ -232,7 +237,7 @@ fi
   grep -m2 '^# roofs' "$OUT/kernels.txt" 2>/dev/null | sed 's/^# /- /'
   # The best line of each lab version: its highest % of roof.
   if [[ -s $OUT/kernels.txt ]]; then
-    awk -F'|' 'NF >= 7 && $1 !~ /^#/ && $1 !~ /^op/ && $5 ~ /[0-9]/ {
+    awk -F'|' 'NF >= 7 && $1 !~ /^#/ && $1 !~ /^op/ && $5 ~ /[0-9]/ && $7 ~ /[0-9]/ {
                  key = $1 $2; gsub(/ +/, " ", key); p = $7; sub(/%.*/, "", p); gsub(/ /, "", p); s = $3; gsub(/^ +| +$/, "", s)
                  if (!(key in best) || p + 0 > best[key] + 0) { best[key] = p; line[key] = s } }
                END { for (k in best) { kk = k; gsub(/ +$/, "", kk); printf "- best %s: %s%% of roof (%s)\n", kk, best[k], line[k] } }' "$OUT/kernels.txt" | sort

@@ -21,7 +21,10 @@ constexpr float kVRange = 1.0f;
 
 std::string describe(const std::vector<int>& lens) {
   std::string s;
-  for (int l : lens) s += (s.empty() ? "" : ",") + std::to_string(l);
+  for (int l : lens) {  // appended piecewise: GCC 12 warns (-Wrestrict, a false positive) on "," + std::string
+    if (!s.empty()) s += ',';
+    s += std::to_string(l);
+  }
   return s;
 }
 
