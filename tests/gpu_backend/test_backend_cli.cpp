@@ -3,8 +3,11 @@
 // images of a fixture; `--backend cuda` where it cannot run fails with one clear line.
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/npy.hpp"
@@ -113,4 +116,39 @@ TEST_CASE("cli_embed_splits_inputs_over_devices_in_input_order", "[gpu_backend][
   INFO(bad.err);
   CHECK(bad.code == 1);
   CHECK(bad.err.find("device 7") != std::string::npos);
+}
+
+TEST_CASE("cli_classify_on_the_gpu_backend_matches_the_cpu_backend", "[gpu_backend][cli]") {
+  // `cuclip classify` on a CUDA context classifies on the device (the zero-shot head); its JSON
+  // lines must give the CPU backend's labels in the same order, with probabilities within 1e-3
+  // (f32 on both sides; see gpu_zero_shot_head_matches_host_classification).
+  const std::string model = converted_fixture("hf_legacy_quickgelu_f32");
+  const std::string args = "-m " + model + " --dtype f32 --labels 'a cat,a dog,a red car,a bowl of soup' --top-k 4 --image " +
+                           data_path("reference/images/rgb_scene_121x91.jpg") + " --image " +
+                           data_path("reference/images/tiny_rgb_20x13.png");
+  auto classify = [&](const std::string& backend) {
+    const std::string out = temp_dir() + "/classify_" + backend + ".jsonl";
+    const std::string err = temp_dir() + "/classify_" + backend + ".err";
+    const int st = std::system((binary_path("cuclip") + " classify --backend " + backend + " " + args + " >" + out + " 2>" + err).c_str());
+    REQUIRE((WIFEXITED(st) && WEXITSTATUS(st) == 0));
+    std::ifstream f(out);
+    std::vector<nlohmann::json> lines;
+    for (std::string line; std::getline(f, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  };
+  const auto cpu = classify("cpu"), gpu = classify(kGpuBackend);
+  REQUIRE(cpu.size() == 2);
+  REQUIRE(gpu.size() == cpu.size());
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    std::map<std::string, double> pc, pg;  // label -> probability (ranks may swap on near-ties)
+    for (const auto& l : cpu[i]["labels"]) pc[l["label"].get<std::string>()] = l["prob"].get<double>();
+    for (const auto& l : gpu[i]["labels"]) pg[l["label"].get<std::string>()] = l["prob"].get<double>();
+    REQUIRE(pc.size() == 4);
+    REQUIRE(pg.size() == 4);
+    for (const auto& [label, p] : pc) {
+      INFO("image " << i << " label " << label);
+      REQUIRE(pg.count(label) == 1);
+      CHECK(std::fabs(p - pg[label]) <= 1e-3);
+    }
+  }
 }
