@@ -84,6 +84,10 @@ class Backend {
   // rgb[B, S, S, 3] interleaved (img::preprocess_u8) and lut[3 * 256] (img::normalize_lut), and
   // must give exactly what patch_embed gives on the normalized floats.
   virtual bool takes_u8_pixels() const { return false; }
+  // Host memory the backend uploads image pixels from (pinned, for a GPU), big enough for `bytes`,
+  // or null: preprocessing a batch straight into it saves the copy into the staging buffer. Valid
+  // until the next forward starts.
+  virtual void* pixel_staging(size_t /*bytes*/) { return nullptr; }
   virtual Status patch_embed_u8(int /*B*/, int /*S*/, int /*P*/, int /*C*/, const uint8_t* /*host_rgb*/,
                                 const float* /*lut*/, W /*conv*/, Buf /*out*/) {
     return Err(CUCLIP_ERR_INTERNAL, "patch_embed_u8: this backend takes float pixels");

@@ -174,14 +174,17 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
   const bool u8 = ctx->be->takes_u8_pixels();
   const size_t bytes = (size_t)n * px * (u8 ? 1 : sizeof(float));
   BatchResult r(n);
-  if (bytes > ctx->pixel_capacity) {
+  // One chunk of uint8 images: preprocess straight into the backend's upload buffer (pinned memory
+  // on a GPU), saving a copy of the whole batch.
+  void* direct = u8 && n <= ctx->params.max_batch ? ctx->be->pixel_staging(bytes) : nullptr;
+  if (!direct && bytes > ctx->pixel_capacity) {
     ctx->pixel_scratch.reset();  // release the old buffer before asking for the larger one
     ctx->pixel_capacity = 0;
     ctx->pixel_scratch.reset(new unsigned char[bytes]);  // aligned for float (new[]'s default alignment)
     ctx->pixel_capacity = bytes;
   }
   PixelOut pix;
-  if (u8) pix.u8 = ctx->pixel_scratch.get();
+  if (u8) pix.u8 = direct ? static_cast<uint8_t*>(direct) : ctx->pixel_scratch.get();
   else pix.f32 = reinterpret_cast<float*>(ctx->pixel_scratch.get());
   std::vector<Status> st((size_t)n);
   prepare(pix, st.data());

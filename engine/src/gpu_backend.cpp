@@ -188,6 +188,14 @@ class GpuBackend final : public Backend {
   // The first op of a vision forward from uint8 images: a quarter of the float upload, normalized
   // (through the host's exact table) inside the im2col kernel.
   bool takes_u8_pixels() const override { return true; }
+  void* pixel_staging(size_t bytes) override {
+    if (!staging_[kPixels] || bytes > (size_t)max_batch_ * pixels_per_item_ * sizeof(float)) return nullptr;
+    // The caller writes into it now: the upload of the previous forward must have completed (every
+    // forward ends waiting for the device, so this only waits after a failed one).
+    if (!claim(kPixels).ok()) return nullptr;
+    staged_[kPixels] = false;  // claimed for writing; stage() claims it again for the upload
+    return staging_[kPixels];
+  }
   Status patch_embed_u8(int B, int S, int P, int C, const uint8_t* host_rgb, const float* lut, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed_u8", B));
     shape_key_.assign({0, B, tail_id_});
@@ -465,7 +473,8 @@ class GpuBackend final : public Backend {
   // Copies host input into pinned staging now; the upload from there is device work.
   Status stage(Stage s, const void* host, size_t bytes, void* dev) {
     CUCLIP_TRY(claim(s));
-    std::memcpy(staging_[s], host, bytes);
+    // Already there when written through pixel_staging; memmove: the batch may start a few items in.
+    if (host != staging_[s]) std::memmove(staging_[s], host, bytes);
     const void* src = staging_[s];
     return graphs_.run([=, this] { return gpu::memcpy_h2d(dev, src, bytes, stream_); });
   }
