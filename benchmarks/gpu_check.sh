@@ -191,6 +191,23 @@ else
   record "e2e" skipped 0 "no cuclip binary"
 fi
 
+# Library warnings of the end-to-end run (e.g. a forward that could not be captured into a CUDA
+# graph) from its own log, which stays on the machine.
+if [[ -s $WORK/e2e/run_e2e.log ]]; then
+  { echo "=== warnings in run_e2e.log"; grep -i "warning" "$WORK/e2e/run_e2e.log" | sort | uniq -c | head -n 20; echo; } >>"$LOGS"
+fi
+
+# --- 4b. batch-1 latency with and without CUDA graphs (what the graphs save; the issue's target is
+# <= 0.4 ms for one ViT-B/32 image) ---------------------------------------------------------------
+if [[ -x $CUCLIP && $DRY != 1 ]]; then
+  for graphs in 1 0; do
+    # shellcheck disable=SC2016  # $1..$4 are bash -c's own arguments
+    step "latency b1, graphs=$graphs" 60 "ViT-B/32 random weights, batch 1, CUCLIP_GPU_GRAPHS=$graphs" bash -c \
+      'CUCLIP_GPU_GRAPHS=$1 "$2" bench --backend cuda --shapes B/32 --batch 1 --tasks image,text_caption --iters 50 --max-seconds 3 --model-dir "$3" --json > "$4"' \
+      _ "$graphs" "$CUCLIP" "$WORK" "$WORK/latency_graphs$graphs.json"
+  done
+fi
+
 # --- 5. compute-sanitizer on a tiny model's forward ---------------------------------------------
 TINY=$WORK/tiny-f16.cuclip
 IMG=$REPO/tests/data/reference/images/rgb_scene_121x91.jpg
@@ -242,6 +259,13 @@ fi
                  if (!(key in best) || p + 0 > best[key] + 0) { best[key] = p; line[key] = s } }
                END { for (k in best) { kk = k; gsub(/ +$/, "", kk); printf "- best %s: %s%% of roof (%s)\n", kk, best[k], line[k] } }' "$OUT/kernels.txt" | sort
   fi
+  for g in 1 0; do
+    f=$WORK/latency_graphs$g.json
+    [[ -s $f && -n $PY ]] && "$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+rows = ["%s p50 %.3f ms (min %.3f)" % (r["task"], r["latency_ms_p50"], r["latency_ms_min"]) for m in d["models"] for r in m["results"]]
+print("- batch-1 latency, CUDA graphs %s: %s" % ("on" if sys.argv[2] == "1" else "off", "; ".join(rows)))' "$f" "$g"
+  done
   [[ -s $OUT/e2e_summary.md ]] && sed -n '5,$p' "$OUT/e2e_summary.md"
   echo
   echo "total $(($(date +%s) - START)) s; files in $OUT: $(cd "$OUT" && printf '%s ' *)"

@@ -103,6 +103,9 @@ class GpuBackend final : public Backend {
       if (std::strcmp(e, "fused") == 0) gemm_policy_ = GemmPolicy::Fused;
       else if (std::strcmp(e, "cublaslt") == 0) gemm_policy_ = GemmPolicy::CublasLt;
     }
+    // CUCLIP_GPU_GRAPHS=0: no CUDA graphs (small-batch forwards launch every op), for measuring
+    // what they save.
+    if (const char* e = std::getenv("CUCLIP_GPU_GRAPHS"); e && std::strcmp(e, "0") == 0) graphs_.set_enabled(false);
   }
   GpuBackend(const GpuBackend&) = delete;
   GpuBackend& operator=(const GpuBackend&) = delete;

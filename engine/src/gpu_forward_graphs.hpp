@@ -52,11 +52,14 @@ class ForwardGraphs {
     mode_ = Mode::Eager;
   }
 
+  // Off: every forward runs eagerly (CUCLIP_GPU_GRAPHS=0, to measure what the graphs save).
+  void set_enabled(bool on) { enabled_ = on; }
+
   // The start of a forward of shape `key` over `batch` items.
   void begin(const std::vector<int>& key, int batch) {
     recorded_.clear();
     mode_ = Mode::Eager;
-    if (batch > kMaxBatch || failed_.count(key)) return;
+    if (!enabled_ || batch > kMaxBatch || failed_.count(key)) return;
     if (auto it = graphs_.find(key); it != graphs_.end()) {
       mode_ = Mode::Replaying;
       current_ = it->second;
@@ -124,6 +127,7 @@ class ForwardGraphs {
   }
 
   Mode mode_ = Mode::Eager;
+  bool enabled_ = true;
   std::map<std::vector<int>, gpu::Graph> graphs_;
   std::map<std::vector<int>, int> seen_;
   std::set<std::vector<int>> failed_;
