@@ -11,8 +11,8 @@ using namespace cuclip_test;
 
 namespace {
 
-void check_attention(DT dt, const std::vector<int>& lens, int NH, int HD, bool causal) {
-  INFO(dt_name(dt) << " NH " << NH << " HD " << HD << (causal ? " causal" : " full") << " sequences " << lens.size()
+void check_attention(DType dt, const std::vector<int>& lens, int NH, int HD, bool causal) {
+  INFO(dtype_name(dt) << " NH " << NH << " HD " << HD << (causal ? " causal" : " full") << " sequences " << lens.size()
                    << " first length " << lens[0]);
   const int C = NH * HD, B = (int)lens.size();
   std::vector<int> cu(B + 1, 0);
@@ -41,14 +41,14 @@ void check_attention(DT dt, const std::vector<int>& lens, int NH, int HD, bool c
 
 TEST_CASE("attention_ref_matches_cpu_on_packed_clip_lengths", "[gpu_kernels][attention_ref]") {
   CUCLIP_SEED_INFO();
-  for (DT dt : kAllDtypes)
+  for (DType dt : kAllDtypes)
     for (int HD : {64, 80})
       for (bool causal : {false, true}) check_attention(dt, {50, 1, 257, 77}, 2, HD, causal);
 }
 
 TEST_CASE("attention_ref_small_heads_and_single_sequences", "[gpu_kernels][attention_ref]") {
   CUCLIP_SEED_INFO();
-  for (DT dt : kAllDtypes)
+  for (DType dt : kAllDtypes)
     for (int HD : {4, 8, 32, 33})
       for (bool causal : {false, true}) {
         check_attention(dt, {10}, 3, HD, causal);
@@ -60,19 +60,19 @@ TEST_CASE("attention_ref_empty_sequences_write_nothing", "[gpu_kernels][attentio
   // Lengths 0 and 3: the empty sequence's (nonexistent) rows are skipped, the other is computed.
   const int NH = 1, HD = 8, C = NH * HD;
   const std::vector<float> qkv = random_floats((size_t)3 * 3 * C);
-  DeviceTensor dqkv(DT::f32, qkv), out(DT::f32, (size_t)3 * C);
+  DeviceTensor dqkv(DType::f32, qkv), out(DType::f32, (size_t)3 * C);
   DeviceBuffer<int32_t> dcu(3);
   dcu.upload({0, 0, 3});
   out.poison();
-  REQUIRE_OK(cuclip::kernels::attention_ref_forward(DT::f32, dqkv.get(), out.get(), dcu.get(), 2, 3, NH, HD, false, nullptr));
+  REQUIRE_OK(cuclip::kernels::attention_ref_forward(DType::f32, dqkv.get(), out.get(), dcu.get(), 2, 3, NH, HD, false, nullptr));
   std::vector<float> ref((size_t)3 * C);
   cuclip::cpu::attention(1, 3, NH, HD, qkv.data(), ref.data(), false, nullptr);
   CUCLIP_REQUIRE_CLOSE(out.download(), ref, 1e-5, 1e-5);
 }
 
 TEST_CASE("attention_ref_rejects_bad_shapes", "[gpu_kernels][attention_ref]") {
-  DeviceTensor x(DT::f32, 8);
-  REQUIRE_ERROR(cuclip::kernels::attention_ref_forward(DT::f32, x.get(), x.get(), nullptr, 1, 1, 0, 8, false, nullptr), "NH");
-  REQUIRE_ERROR(cuclip::kernels::attention_ref_forward(DT::f32, x.get(), x.get(), nullptr, 1, 1, 1, 300, false, nullptr), "HD");
-  REQUIRE_OK(cuclip::kernels::attention_ref_forward(DT::f32, x.get(), x.get(), nullptr, 0, 1, 1, 8, false, nullptr));
+  DeviceTensor x(DType::f32, 8);
+  REQUIRE_ERROR(cuclip::kernels::attention_ref_forward(DType::f32, x.get(), x.get(), nullptr, 1, 1, 0, 8, false, nullptr), "NH");
+  REQUIRE_ERROR(cuclip::kernels::attention_ref_forward(DType::f32, x.get(), x.get(), nullptr, 1, 1, 1, 300, false, nullptr), "HD");
+  REQUIRE_OK(cuclip::kernels::attention_ref_forward(DType::f32, x.get(), x.get(), nullptr, 0, 1, 1, 8, false, nullptr));
 }

@@ -12,12 +12,12 @@ using namespace cuclip_test;
 TEST_CASE("im2col_matches_cpu_patches_including_ragged_images", "[gpu_kernels][embed]") {
   CUCLIP_SEED_INFO();
   struct Shape { int B, S, P; };
-  for (DT dt : kAllDtypes)
+  for (DType dt : kAllDtypes)
     for (Shape sh : {Shape{1, 36, 12}, Shape{3, 35, 7}, Shape{2, 37, 8}, Shape{1, 16, 16}, Shape{3, 30, 14}}) {
-      INFO(dt_name(dt) << " B " << sh.B << " S " << sh.S << " P " << sh.P);
+      INFO(dtype_name(dt) << " B " << sh.B << " S " << sh.S << " P " << sh.P);
       const int G = sh.S / sh.P, SG = G * sh.P, K = 3 * sh.P * sh.P;
       const std::vector<float> px = random_floats((size_t)sh.B * 3 * sh.S * sh.S, -2.0f, 2.0f);
-      DeviceTensor dpx(DT::f32, px), cols(dt, (size_t)sh.B * G * G * K);
+      DeviceTensor dpx(DType::f32, px), cols(dt, (size_t)sh.B * G * G * K);
       cols.poison();
       REQUIRE_OK(cuclip::kernels::im2col_forward(dt, sh.B, sh.S, sh.P, (const float*)dpx.get(), cols.get(), nullptr));
       // The CPU op wants P | S: crop the trailing rows and columns the strided conv never reads.
@@ -40,9 +40,9 @@ TEST_CASE("im2col_u8_equals_cpu_normalize_then_im2col_bit_for_bit", "[gpu_kernel
   float lut[3 * 256];
   for (int c = 0; c < 3; ++c)
     for (int v = 0; v < 256; ++v) lut[c * 256 + v] = ((float)v / 255.0f - 0.45f + 0.01f * c) / (0.27f + 0.005f * c);
-  for (DT dt : kAllDtypes)
+  for (DType dt : kAllDtypes)
     for (Shape sh : {Shape{1, 36, 12}, Shape{3, 35, 7}, Shape{2, 16, 16}}) {
-      INFO(dt_name(dt) << " B " << sh.B << " S " << sh.S << " P " << sh.P);
+      INFO(dtype_name(dt) << " B " << sh.B << " S " << sh.S << " P " << sh.P);
       const int G = sh.S / sh.P, SG = G * sh.P, K = 3 * sh.P * sh.P;
       const size_t n = (size_t)sh.B * sh.S * sh.S * 3;
       std::vector<uint8_t> rgb(n);
@@ -51,7 +51,7 @@ TEST_CASE("im2col_u8_equals_cpu_normalize_then_im2col_bit_for_bit", "[gpu_kernel
       uint8_t* drgb = nullptr;
       REQUIRE_OK(cuclip::gpu::device_alloc((void**)&drgb, n));
       REQUIRE_OK(cuclip::gpu::memcpy_h2d(drgb, rgb.data(), n, nullptr));
-      DeviceTensor dlut(DT::f32, std::vector<float>(lut, lut + 3 * 256)), cols(dt, (size_t)sh.B * G * G * K);
+      DeviceTensor dlut(DType::f32, std::vector<float>(lut, lut + 3 * 256)), cols(dt, (size_t)sh.B * G * G * K);
       cols.poison();
       REQUIRE_OK(cuclip::kernels::im2col_u8_forward(dt, sh.B, sh.S, sh.P, drgb, (const float*)dlut.get(), cols.get(), nullptr));
       std::vector<float> got = cols.download();
@@ -71,17 +71,17 @@ TEST_CASE("im2col_u8_equals_cpu_normalize_then_im2col_bit_for_bit", "[gpu_kernel
 TEST_CASE("vision_tokens_add_class_and_position_then_ln_pre", "[gpu_kernels][embed]") {
   CUCLIP_SEED_INFO();
   const float eps = 1e-5f;
-  for (DT dt : kAllDtypes)
+  for (DType dt : kAllDtypes)
     for (int B : {1, 3})
       for (int N : {9, 49})
         for (int C : {64, 80, 100})
           for (bool ln : {true, false}) {
-            INFO(dt_name(dt) << " B " << B << " N " << N << " C " << C << " ln_pre " << ln);
+            INFO(dtype_name(dt) << " B " << B << " N " << N << " C " << C << " ln_pre " << ln);
             const int T = N + 1;
             const std::vector<float> patches = round_to(dt, random_floats((size_t)B * N * C, -1.0f, 1.0f));
             const std::vector<float> cls = random_floats(C), pos = random_floats((size_t)T * C);
             const std::vector<float> w = random_floats(C, 0.5f, 1.5f), b = random_floats(C, -0.5f, 0.5f);
-            DeviceTensor dp(dt, patches), dcls(DT::f32, cls), dpos(DT::f32, pos), dw(DT::f32, w), db(DT::f32, b);
+            DeviceTensor dp(dt, patches), dcls(DType::f32, cls), dpos(DType::f32, pos), dw(DType::f32, w), db(DType::f32, b);
             DeviceTensor out(dt, (size_t)B * T * C);
             out.poison();
             REQUIRE_OK(cuclip::kernels::vision_tokens_forward(dt, B, N, C, dp.get(), (const float*)dcls.get(),
@@ -102,9 +102,9 @@ TEST_CASE("vision_tokens_add_class_and_position_then_ln_pre", "[gpu_kernels][emb
 TEST_CASE("text_tokens_gather_packed_sequences_with_their_positions", "[gpu_kernels][embed]") {
   CUCLIP_SEED_INFO();
   const int V = 300, L = 77;
-  for (DT dt : kAllDtypes)
+  for (DType dt : kAllDtypes)
     for (int C : {16, 80, 130}) {
-      INFO(dt_name(dt) << " C " << C);
+      INFO(dtype_name(dt) << " C " << C);
       const std::vector<int> lens = {1, 77, 13, 50, 2};
       std::vector<int> ids, positions;
       for (int len : lens) {
@@ -114,7 +114,7 @@ TEST_CASE("text_tokens_gather_packed_sequences_with_their_positions", "[gpu_kern
       }
       const int rows = (int)ids.size();
       const std::vector<float> table = round_to(dt, random_floats((size_t)V * C)), pos = random_floats((size_t)L * C);
-      DeviceTensor dtable(dt, table), dpos(DT::f32, pos), out(dt, (size_t)rows * C);
+      DeviceTensor dtable(dt, table), dpos(DType::f32, pos), out(dt, (size_t)rows * C);
       DeviceBuffer<int32_t> dids(rows), dposi(rows);
       dids.upload(std::vector<int32_t>(ids.begin(), ids.end()));
       dposi.upload(std::vector<int32_t>(positions.begin(), positions.end()));
@@ -130,10 +130,10 @@ TEST_CASE("text_tokens_gather_packed_sequences_with_their_positions", "[gpu_kern
 }
 
 TEST_CASE("embed_launchers_reject_bad_shapes", "[gpu_kernels][embed]") {
-  DeviceTensor px(DT::f32, 3 * 8 * 8), cols(DT::f32, 3 * 64);
-  REQUIRE_ERROR(cuclip::kernels::im2col_forward(DT::f32, 1, 4, 8, (const float*)px.get(), cols.get(), nullptr), "P");
-  REQUIRE_ERROR(cuclip::kernels::vision_tokens_forward(DT::f32, 1, 0, 8, cols.get(), nullptr, nullptr, nullptr, nullptr, 1e-5f,
+  DeviceTensor px(DType::f32, 3 * 8 * 8), cols(DType::f32, 3 * 64);
+  REQUIRE_ERROR(cuclip::kernels::im2col_forward(DType::f32, 1, 4, 8, (const float*)px.get(), cols.get(), nullptr), "P");
+  REQUIRE_ERROR(cuclip::kernels::vision_tokens_forward(DType::f32, 1, 0, 8, cols.get(), nullptr, nullptr, nullptr, nullptr, 1e-5f,
                                                        cols.get(), nullptr),
                 "N");
-  REQUIRE_OK(cuclip::kernels::text_tokens_forward(DT::f32, 0, 8, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr));
+  REQUIRE_OK(cuclip::kernels::text_tokens_forward(DType::f32, 0, 8, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr));
 }

@@ -49,7 +49,7 @@ void check_attention(DType dt, const std::vector<int>& lens, int NH, int HD, boo
   const int total = cu[B], max_len = grid_len > 0 ? grid_len : *std::max_element(lens.begin(), lens.end());
   std::vector<float> qkv = random_qkv(dt, total, C);
 
-  DtBuffer dqkv(dt, qkv.size()), dout(dt, static_cast<size_t>(total) * C);
+  DeviceTensor dqkv(dt, qkv.size()), dout(dt, static_cast<size_t>(total) * C);
   DeviceBuffer<int> dcu(cu.size());
   dqkv.upload(qkv);
   dcu.upload(cu);
@@ -152,7 +152,7 @@ TEST_CASE("attention_reads_and_writes_only_its_own_sequences", "[tc][attention]"
       for (int r = 0; r < total; ++r)
         if (r < before || r >= before + len)
           std::fill_n(qkv.begin() + static_cast<ptrdiff_t>(r) * 3 * C, 3 * C, NAN);
-      DtBuffer dqkv(dt, qkv.size()), dout(dt, static_cast<size_t>(total) * C);
+      DeviceTensor dqkv(dt, qkv.size()), dout(dt, static_cast<size_t>(total) * C);
       DeviceBuffer<int> dcu(2);
       dqkv.upload(qkv);
       dcu.upload({before, before + len});
@@ -172,7 +172,7 @@ TEST_CASE("attention_reads_and_writes_only_its_own_sequences", "[tc][attention]"
 }
 
 TEST_CASE("attention_forward_rejects_bad_arguments", "[tc][attention]") {
-  DtBuffer qkv(DType::f16, 3 * 64), out(DType::f16, 64);
+  DeviceTensor qkv(DType::f16, 3 * 64), out(DType::f16, 64);
   DeviceBuffer<int> cu(2);
   cu.upload({0, 1});
   auto run = [&](DType dt, int B, int max_len, int NH, int HD) {

@@ -49,7 +49,7 @@ void check_gemm(DType dt, int M, int N, int K, Epilogue epi, bool residual_in_c 
   round_all(dt, w);
   round_all(dt, res);
 
-  DtBuffer da(dt, a.size()), dw(dt, w.size()), dc(dt, static_cast<size_t>(M) * N + c_offset), dres(dt, res.size());
+  DeviceTensor da(dt, a.size()), dw(dt, w.size()), dc(dt, static_cast<size_t>(M) * N + c_offset), dres(dt, res.size());
   void* c_ptr = static_cast<char*>(dc.get()) + c_offset * dtype_bytes(dt);
   DeviceBuffer<float> dbias(N);
   da.upload(a);
@@ -147,7 +147,7 @@ TEST_CASE("gemm_f32_matches_cpu_reference_for_every_epilogue", "[tc][gemm]") {
 }
 
 TEST_CASE("gemm_forward_rejects_bad_arguments_and_skips_empty_outputs", "[tc][gemm]") {
-  DtBuffer a(DType::f16, 64), w(DType::f16, 64), c(DType::f16, 64);
+  DeviceTensor a(DType::f16, 64), w(DType::f16, 64), c(DType::f16, 64);
   DeviceBuffer<float> bias(8);
   auto run = [&](DType dt, int M, int N, int K, Epilogue e, const float* b, const void* r) {
     return cuclip::kernels::gemm_forward(dt, M, N, K, a.get(), w.get(), b, e, r, c.get(), nullptr);
