@@ -199,13 +199,13 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
     float lut[3 * 256];
     img::normalize_lut(ctx->model->preset(), lut);
     run_chunks(ctx, good, static_cast<const uint8_t*>(pix.u8), px, D, out, r, [&](int nb, const uint8_t* chunk, float* emb) {
-      return clf ? classify_images(*ctx->be, cfg, nb, nullptr, chunk, lut, *clf->head, D, scale, bias, emb)
-                 : encode_images_u8(*ctx->be, cfg, nb, chunk, lut, emb);
+      return clf ? classify_images(*ctx->be, cfg, nb, nullptr, chunk, lut, *clf->head, scale, bias, emb)
+                 : encode_images(*ctx->be, cfg, nb, nullptr, chunk, lut, emb);
     });
   } else {
     run_chunks(ctx, good, static_cast<const float*>(pix.f32), px, D, out, r, [&](int nb, const float* chunk, float* emb) {
-      return clf ? classify_images(*ctx->be, cfg, nb, chunk, nullptr, nullptr, *clf->head, D, scale, bias, emb)
-                 : encode_images(*ctx->be, cfg, nb, chunk, emb);
+      return clf ? classify_images(*ctx->be, cfg, nb, chunk, nullptr, nullptr, *clf->head, scale, bias, emb)
+                 : encode_images(*ctx->be, cfg, nb, chunk, nullptr, nullptr, emb);
     });
   }
   return r.finish(statuses, "image");

@@ -74,22 +74,16 @@ Status patch_embed_any(Backend& be, const ModelConfig& cfg, int B, const float* 
 
 }  // namespace
 
-Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, float* out) {
+Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut,
+                     float* out) {
   be.set_forward_tail(nullptr);
-  CUCLIP_TRY(patch_embed_any(be, cfg, B, pixels, nullptr, nullptr));
-  CUCLIP_TRY(vision_after_patches(be, cfg, B));
-  return be.normalize_to_host(B, cfg.embed_dim, Buf::EMB, out);
-}
-
-Status encode_images_u8(Backend& be, const ModelConfig& cfg, int B, const uint8_t* rgb, const float* lut, float* out) {
-  be.set_forward_tail(nullptr);
-  CUCLIP_TRY(patch_embed_any(be, cfg, B, nullptr, rgb, lut));
+  CUCLIP_TRY(patch_embed_any(be, cfg, B, pixels, rgb, lut));
   CUCLIP_TRY(vision_after_patches(be, cfg, B));
   return be.normalize_to_host(B, cfg.embed_dim, Buf::EMB, out);
 }
 
 Status classify_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut,
-                       const ZeroShotHead& head, int /*K*/, float scale, float bias, float* probs) {
+                       const ZeroShotHead& head, float scale, float bias, float* probs) {
   be.set_forward_tail(&head);
   Status s = patch_embed_any(be, cfg, B, pixels, rgb, lut);
   if (s.ok()) s = vision_after_patches(be, cfg, B);

@@ -7,16 +7,16 @@
 
 namespace cuclip {
 
-// Image embeddings: pixels[B, 3, S, S] (normalized, host) -> out[B, D] L2-normalized (host).
-Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, float* out);
-// The same from the uint8 images rgb[B, S, S, 3] and the preset's normalization table lut[3 * 256],
-// for backends whose takes_u8_pixels() is true.
-Status encode_images_u8(Backend& be, const ModelConfig& cfg, int B, const uint8_t* rgb, const float* lut, float* out);
-// Zero-shot probabilities probs[B, K] instead of embeddings, on a backend with a zero-shot head
-// (Backend::has_zero_shot_head): pixels as encode_images (float) or encode_images_u8 (rgb + lut,
-// pixels null). scale = exp(logit_scale), bias = logit_bias or 0.
+// Image embeddings -> out[B, D] L2-normalized (host), from the normalized float pixels[B, 3, S, S]
+// (rgb and lut null), or, for backends whose takes_u8_pixels() is true, from the uint8 images
+// rgb[B, S, S, 3] and the preset's normalization table lut[3 * 256] (pixels null).
+Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut,
+                     float* out);
+// Zero-shot probabilities probs[B, K] (K: the head's classes) instead of embeddings, on a backend
+// with a zero-shot head (Backend::has_zero_shot_head); pixels as encode_images. scale =
+// exp(logit_scale), bias = logit_bias or 0.
 Status classify_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut,
-                       const ZeroShotHead& head, int K, float scale, float bias, float* probs);
+                       const ZeroShotHead& head, float scale, float bias, float* probs);
 
 // Text embeddings: ids[B, context_length] (host, validated < vocab) -> out[B, D] (host).
 // Sequences are cut after their pooled token (causal attention makes later tokens irrelevant to
