@@ -7,6 +7,8 @@ add_library(cuclip_engine STATIC
   src/c_api.cpp src/random_model.cpp)
 target_link_libraries(cuclip_engine PUBLIC cuclip_format cuclip_tokenizer cuclip_image cuclip_cpu OpenMP::OpenMP_CXX)
 target_compile_options(cuclip_engine PRIVATE ${CUCLIP_WARNINGS})
+# kernels/resize_item.hpp: the plain description of a device resize batch (src/resize_batch.hpp).
+target_include_directories(cuclip_engine PRIVATE ${PROJECT_SOURCE_DIR})
 include(${CMAKE_CURRENT_SOURCE_DIR}/gpu_backend.cmake)  # the CUDA backend, emulated and real builds
 
 # Every component in one library: the static archives for the tools and tests, one shared library

@@ -21,6 +21,7 @@
 namespace cuclip {
 
 class Model;
+struct ResizeBatchLayout;  // resize_batch.hpp
 
 enum class Act { None, QuickGelu, GeluErf };
 inline Act act_of(Activation a) { return a == Activation::QuickGelu ? Act::QuickGelu : Act::GeluErf; }
@@ -91,6 +92,19 @@ class Backend {
   virtual Status patch_embed_u8(int /*B*/, int /*S*/, int /*P*/, int /*C*/, const uint8_t* /*host_rgb*/,
                                 const float* /*lut*/, W /*conv*/, Buf /*out*/) {
     return Err(CUCLIP_ERR_INTERNAL, "patch_embed_u8: this backend takes float pixels");
+  }
+  // Backends that also resize on their device (a GPU) take decoded images: the host lays a batch
+  // out (resize_batch.hpp: plans from img::plan_resample, the source windows, at most
+  // resize_budget() bytes of staged_bytes + tmp_bytes) in resize_staging(staged_bytes, tmp_bytes)
+  // (pinned memory; null when it cannot be had, and the host preprocesses instead), and
+  // patch_embed_resized then makes the uint8 images on the device and continues as patch_embed_u8.
+  // The staging is valid until the next forward starts.
+  virtual bool resizes_on_device() const { return false; }
+  virtual size_t resize_budget() const { return 0; }
+  virtual uint8_t* resize_staging(size_t /*staged_bytes*/, size_t /*tmp_bytes*/) { return nullptr; }
+  virtual Status patch_embed_resized(int /*B*/, int /*S*/, int /*P*/, int /*C*/, const ResizeBatchLayout& /*layout*/,
+                                     const float* /*lut*/, W /*conv*/, Buf /*out*/) {
+    return Err(CUCLIP_ERR_INTERNAL, "patch_embed_resized: this backend does not resize on its device");
   }
   // out[b*T + 0] = class + pos[0]; out[b*T + 1 + i] = patches[b*N + i] + pos[1 + i]; then
   // LayerNorm(ln_w, ln_b) when ln_w is not null. T = N + 1.

@@ -12,10 +12,12 @@
 #include <vector>
 
 #include "backend_factory.hpp"
+#include "base/file.hpp"
 #include "base/log.hpp"
 #include "cuclip.h"
 #include "forward.hpp"
 #include "model.hpp"
+#include "resize_batch.hpp"
 #include "templates.hpp"
 
 using namespace cuclip;
@@ -151,23 +153,49 @@ cuclip_status encode_ids_impl(cuclip_context* ctx, const std::vector<int32_t>& i
   return CUCLIP_OK;
 }
 
-// Where `prepare` writes an image batch: normalized float pixels[n, 3, S, S], or, for a backend
-// that normalizes on its device (Backend::takes_u8_pixels), the uint8 images rgb[n, S, S, 3].
-// Exactly one of the two is set.
-struct PixelOut {
-  float* f32 = nullptr;
-  uint8_t* u8 = nullptr;
-};
+int decode_threads(const cuclip_context* ctx) { return ctx->params.n_threads > 0 ? ctx->params.n_threads : omp_get_num_procs(); }
 
-// Image batches: `prepare` decodes and preprocesses all n items into a PixelOut, setting each
-// item's status (a failed item never affects the others); the good ones then run through the
-// forward in chunks of max_batch.
+img::DecodeOptions decode_options(const cuclip_context* ctx) {
+  img::DecodeOptions o;
+  o.max_pixels = ctx->params.max_image_pixels;
+  return o;
+}
+
+// Runs item(i) for i < n on the context's decode threads; an exception an item throws becomes its
+// status (none may leave an OpenMP region).
+template <class Item>
+void for_each_item(const cuclip_context* ctx, int n, Status* st, Item&& item) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(decode_threads(ctx))
+  for (int i = 0; i < n; ++i) {
+    try {
+      st[i] = item(i);
+    } catch (const std::bad_alloc&) {
+      st[i] = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory while preprocessing");
+    } catch (...) {
+      st[i] = Err(CUCLIP_ERR_INTERNAL, "internal error while preprocessing");
+    }
+  }
+}
+
+// Image batches. Every entry point gives `decode(i, img::Image*) -> Status`, item i decoded (or
+// its error, naming the item). A failed item never affects the others: it gets its status and a
+// NaN row, and the good ones run through the forward in chunks of max_batch.
 // With a classifier that has a device head, out receives probabilities [n, K] instead.
-template <class Prepare>
-cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Prepare&& prepare,
+//
+// On a backend that resizes on its device, see encode_images_resized; otherwise every item is
+// preprocessed here, to normalized floats or, for a backend that normalizes on its device
+// (Backend::takes_u8_pixels), to the uint8 images rgb[n, S, S, 3].
+template <class Decode>
+cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Decode& decode,
+                                    const cuclip_classifier* clf);
+
+template <class Decode>
+cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Decode&& decode,
                                  const cuclip_classifier* clf = nullptr) {
   if (!ctx || n < 0 || (n > 0 && !out)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "ctx and out must not be NULL, n must be >= 0");
+  if (ctx->be->resizes_on_device()) return encode_images_resized(ctx, n, out, statuses, decode, clf);
   const ModelConfig& cfg = ctx->model->config();
+  const img::Preset& preset = ctx->model->preset();
   const int S = cfg.vision.image_size, D = clf ? clf->n_classes : cfg.embed_dim;  // D: the width of out's rows
   const float scale = (float)std::exp((double)cfg.logit_scale), bias = cfg.logit_bias ? *cfg.logit_bias : 0.0f;
   const size_t px = (size_t)3 * S * S;
@@ -183,11 +211,21 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
     ctx->pixel_scratch.reset(new unsigned char[bytes]);  // aligned for float (new[]'s default alignment)
     ctx->pixel_capacity = bytes;
   }
-  PixelOut pix;
-  if (u8) pix.u8 = direct ? static_cast<uint8_t*>(direct) : ctx->pixel_scratch.get();
-  else pix.f32 = reinterpret_cast<float*>(ctx->pixel_scratch.get());
+  uint8_t* rgb = u8 ? (direct ? static_cast<uint8_t*>(direct) : ctx->pixel_scratch.get()) : nullptr;
+  float* f32 = u8 ? nullptr : reinterpret_cast<float*>(ctx->pixel_scratch.get());
   std::vector<Status> st((size_t)n);
-  prepare(pix, st.data());
+  for_each_item(ctx, n, st.data(), [&](int i) {
+    img::Image im;
+    Status s = decode(i, &im);
+    if (s.ok() && u8) {
+      std::vector<uint8_t> one;
+      s = img::preprocess_u8(im, preset, &one);
+      if (s.ok()) std::copy(one.begin(), one.end(), rgb + (size_t)i * px);
+    } else if (s.ok()) {
+      s = img::preprocess(im, preset, f32 + (size_t)i * px);
+    }
+    return s;
+  });
   std::vector<int> good;
   for (int i = 0; i < n; ++i) {
     r.st[(size_t)i] = st[(size_t)i].code;
@@ -195,39 +233,151 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
     if (st[(size_t)i].ok()) good.push_back(i);
     else fill_nan(out + (size_t)i * D, D);
   }
-  if (u8) {
-    float lut[3 * 256];
-    img::normalize_lut(ctx->model->preset(), lut);
-    run_chunks(ctx, good, static_cast<const uint8_t*>(pix.u8), px, D, out, r, [&](int nb, const uint8_t* chunk, float* emb) {
-      return clf ? classify_images(*ctx->be, cfg, nb, nullptr, chunk, lut, *clf->head, scale, bias, emb)
-                 : encode_images(*ctx->be, cfg, nb, nullptr, chunk, lut, emb);
+  float lut[3 * 256];
+  img::normalize_lut(preset, lut);
+  auto forward = [&](int nb, const ImageInput& in, float* emb) {
+    return clf ? classify_images(*ctx->be, cfg, nb, in, *clf->head, scale, bias, emb) : encode_images(*ctx->be, cfg, nb, in, emb);
+  };
+  if (u8)
+    run_chunks(ctx, good, static_cast<const uint8_t*>(rgb), px, D, out, r, [&](int nb, const uint8_t* chunk, float* emb) {
+      return forward(nb, ImageInput{nullptr, chunk, nullptr, lut}, emb);
     });
-  } else {
-    run_chunks(ctx, good, static_cast<const float*>(pix.f32), px, D, out, r, [&](int nb, const float* chunk, float* emb) {
-      return clf ? classify_images(*ctx->be, cfg, nb, chunk, nullptr, nullptr, *clf->head, scale, bias, emb)
-                 : encode_images(*ctx->be, cfg, nb, chunk, nullptr, nullptr, emb);
+  else
+    run_chunks(ctx, good, static_cast<const float*>(f32), px, D, out, r, [&](int nb, const float* chunk, float* emb) {
+      return forward(nb, ImageInput{chunk, nullptr, nullptr, nullptr}, emb);
     });
+  return r.finish(statuses, "image");
+}
+
+// A backend that resizes on its device (Backend::resizes_on_device, the GPU) takes the decoded
+// images: per chunk of max_batch items, the host threads decode and plan them (img::plan_resample),
+// the chunk is laid out (resize_batch.hpp) and written straight into the backend's pinned staging,
+// and the resize, crop and normalization run on the device. An item the device path does not
+// cover (palette, alpha, NEAREST, ... or past the staging budget) is preprocessed here and rides
+// along as its S x S result, copied on the device. The bytes the model sees are the same either way.
+template <class Decode>
+cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Decode& decode,
+                                    const cuclip_classifier* clf) {
+  const ModelConfig& cfg = ctx->model->config();
+  const img::Preset& preset = ctx->model->preset();
+  const int S = cfg.vision.image_size, D = clf ? clf->n_classes : cfg.embed_dim, mb = ctx->params.max_batch;
+  const float scale = (float)std::exp((double)cfg.logit_scale), bias = cfg.logit_bias ? *cfg.logit_bias : 0.0f;
+  BatchResult r(n);
+  const Status active = n > 0 ? ctx->be->activate() : Status::Ok();
+  float lut[3 * 256];
+  img::normalize_lut(preset, lut);
+  // The plan of an S x S RGB image under any preset with a crop is the identity: how a host-
+  // preprocessed item travels.
+  img::ResamplePlan identity;
+  {
+    img::Image square;
+    square.width = square.height = S;
+    square.pixels.assign((size_t)3 * S * S, 0);
+    img::Preset p = img::openai_preset(S);
+    if (!img::plan_resample(square, p, &identity)) return fail(CUCLIP_ERR_INTERNAL, "no identity resize plan");
+  }
+  std::vector<img::Image> ims((size_t)std::min(mb, std::max(n, 1)));
+  std::vector<img::ResamplePlan> plans(ims.size());
+  std::vector<std::vector<uint8_t>> host_rgb(ims.size());
+  std::vector<char> on_device(ims.size());
+  std::vector<Status> st(ims.size());
+  std::vector<float> emb((size_t)mb * D);
+  for (int start = 0; start < n; start += mb) {
+    const int m = std::min(mb, n - start);
+    for_each_item(ctx, m, st.data(), [&](int i) {
+      ims[(size_t)i] = img::Image{};
+      host_rgb[(size_t)i].clear();
+      Status s = active.ok() ? decode(start + i, &ims[(size_t)i]) : active;
+      on_device[(size_t)i] = s.ok() && img::plan_resample(ims[(size_t)i], preset, &plans[(size_t)i]);
+      if (s.ok() && !on_device[(size_t)i]) s = img::preprocess_u8(ims[(size_t)i], preset, &host_rgb[(size_t)i]);
+      return s;
+    });
+    // Lay the good items out in order, on the device path while the staging budget lasts.
+    const size_t budget = ctx->be->resize_budget();
+    ResizeBatchLayout layout;
+    std::vector<int> rows;  // chunk index of each batch row
+    for (int i = 0; i < m; ++i) {
+      if (!st[(size_t)i].ok()) continue;
+      if (on_device[(size_t)i] && !layout.fits(plans[(size_t)i], budget)) {
+        on_device[(size_t)i] = false;
+        host_rgb[(size_t)i].clear();
+        st[(size_t)i] = img::preprocess_u8(ims[(size_t)i], preset, &host_rgb[(size_t)i]);
+        if (!st[(size_t)i].ok()) continue;
+      }
+      layout.add(on_device[(size_t)i] ? plans[(size_t)i] : identity);
+      rows.push_back(i);
+    }
+    const int B = (int)rows.size();
+    uint8_t* staging = B > 0 ? ctx->be->resize_staging(layout.staged_bytes, layout.tmp_bytes) : nullptr;
+    auto forward = [&](const ImageInput& in) -> Status {
+      try {
+        return clf ? classify_images(*ctx->be, cfg, B, in, *clf->head, scale, bias, emb.data())
+                   : encode_images(*ctx->be, cfg, B, in, emb.data());
+      } catch (const std::bad_alloc&) {
+        return Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory in the forward pass (batch of " + std::to_string(B) + ")");
+      }
+    };
+    Status run;
+    std::vector<Status> written((size_t)B);
+    if (staging) {
+      for_each_item(ctx, B, written.data(), [&](int j) {
+        const int i = rows[(size_t)j];
+        size_t stride = (size_t)3 * S;
+        const uint8_t* src = host_rgb[(size_t)i].data();
+        if (on_device[(size_t)i]) src = resize_source(ims[(size_t)i], plans[(size_t)i], &stride);
+        write_resize_item(layout, j, on_device[(size_t)i] ? plans[(size_t)i] : identity, src, stride, staging);
+        return Status::Ok();
+      });
+      run = forward(ImageInput{nullptr, nullptr, &layout, lut});
+    } else if (B > 0) {  // no staging memory (a small device): the host preprocesses the chunk
+      const size_t px = (size_t)3 * S * S, bytes = (size_t)B * px;
+      uint8_t* rgb = static_cast<uint8_t*>(ctx->be->pixel_staging(bytes));
+      if (!rgb) {
+        if (bytes > ctx->pixel_capacity) {
+          ctx->pixel_scratch.reset();
+          ctx->pixel_capacity = 0;
+          ctx->pixel_scratch.reset(new unsigned char[bytes]);
+          ctx->pixel_capacity = bytes;
+        }
+        rgb = ctx->pixel_scratch.get();
+      }
+      for_each_item(ctx, B, written.data(), [&](int j) {
+        const int i = rows[(size_t)j];
+        if (on_device[(size_t)i]) CUCLIP_TRY(img::preprocess_u8(ims[(size_t)i], preset, &host_rgb[(size_t)i]));
+        std::copy(host_rgb[(size_t)i].begin(), host_rgb[(size_t)i].end(), rgb + (size_t)j * px);
+        return Status::Ok();
+      });
+      run = forward(ImageInput{nullptr, rgb, nullptr, lut});
+    }
+    for (int j = 0; j < B; ++j)
+      if (!written[(size_t)j].ok()) st[(size_t)rows[(size_t)j]] = written[(size_t)j];  // its row is NaN below
+    for (int i = 0, j = 0; i < m; ++i) {
+      const size_t g = (size_t)(start + i);
+      float* row = out + g * D;
+      const bool in_batch = j < B && rows[(size_t)j] == i;
+      const Status& s = !st[(size_t)i].ok() ? st[(size_t)i] : run;
+      if (in_batch && s.ok()) std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, row);
+      else {
+        r.st[g] = s.code;
+        r.msg[g] = s.message;
+        fill_nan(row, D);
+      }
+      if (in_batch) ++j;
+      ims[(size_t)i] = img::Image{};  // decoded images live for one chunk only
+    }
   }
   return r.finish(statuses, "image");
 }
 
-int decode_threads(const cuclip_context* ctx) { return ctx->params.n_threads > 0 ? ctx->params.n_threads : omp_get_num_procs(); }
-
-img::DecodeOptions decode_options(const cuclip_context* ctx) {
-  img::DecodeOptions o;
-  o.max_pixels = ctx->params.max_image_pixels;
-  return o;
-}
-
-// encode_images_impl's `prepare` for image files.
-auto prepare_files(cuclip_context* ctx, const char* const* paths, int n) {
-  return [=](PixelOut pixels, Status* st) {
-    std::vector<std::string> p((size_t)n);
-    for (int i = 0; i < n; ++i) p[(size_t)i] = paths[i] ? paths[i] : "";
-    if (pixels.u8) img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels.u8, st, decode_threads(ctx));
-    else img::preprocess_files(p, ctx->model->preset(), decode_options(ctx), pixels.f32, st, decode_threads(ctx));
-    for (int i = 0; i < n; ++i)
-      if (!paths[i]) st[i] = Err(CUCLIP_ERR_INVALID_ARGUMENT, "path is NULL");
+// decode for image files: read and decode (only what the preset reads, for JPEG).
+auto decode_files(cuclip_context* ctx, const char* const* paths) {
+  return [=](int i, img::Image* im) -> Status {
+    if (!paths[i]) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "path is NULL");
+    std::vector<uint8_t> bytes;
+    Status s = read_file(paths[i], 1ull << 31, &bytes);
+    if (s.ok()) s = img::decode_memory_for_preset(bytes.data(), bytes.size(), decode_options(ctx), ctx->model->preset(), im);
+    if (!s.ok()) s.message = std::string(paths[i]) + ": " + s.message;
+    return s;
   };
 }
 
@@ -388,7 +538,7 @@ cuclip_status cuclip_encode_token_ids(cuclip_context* ctx, const int32_t* ids, i
 cuclip_status cuclip_encode_image_files(cuclip_context* ctx, const char* const* paths, int n, float* out, cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && !paths) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "paths must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, prepare_files(ctx, paths, n));
+    return encode_images_impl(ctx, n, out, statuses, decode_files(ctx, paths));
   });
 }
 
@@ -396,17 +546,10 @@ cuclip_status cuclip_encode_image_buffers(cuclip_context* ctx, const void* const
                                           cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && (!data || !sizes)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "data and sizes must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](PixelOut pixels, Status* st) {
-      std::vector<const uint8_t*> d((size_t)n);
-      std::vector<size_t> sz((size_t)n);
-      for (int i = 0; i < n; ++i) {
-        d[(size_t)i] = static_cast<const uint8_t*>(data[i]);
-        sz[(size_t)i] = data[i] ? sizes[i] : 0;
-      }
-      if (pixels.u8) img::preprocess_buffers(d, sz, ctx->model->preset(), decode_options(ctx), pixels.u8, st, decode_threads(ctx));
-      else img::preprocess_buffers(d, sz, ctx->model->preset(), decode_options(ctx), pixels.f32, st, decode_threads(ctx));
-      for (int i = 0; i < n; ++i)
-        if (!data[i]) st[i] = Err(CUCLIP_ERR_INVALID_ARGUMENT, "buffer is NULL");
+    return encode_images_impl(ctx, n, out, statuses, [&](int i, img::Image* im) -> Status {
+      if (!data[i]) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "buffer is NULL");
+      return img::decode_memory_for_preset(static_cast<const uint8_t*>(data[i]), sizes[i], decode_options(ctx),
+                                           ctx->model->preset(), im);
     });
   });
 }
@@ -414,36 +557,16 @@ cuclip_status cuclip_encode_image_buffers(cuclip_context* ctx, const void* const
 cuclip_status cuclip_encode_image_pixels(cuclip_context* ctx, const cuclip_image_view* images, int n, float* out, cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && !images) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "images must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](PixelOut pixels, Status* st) {
-      const size_t px = (size_t)3 * ctx->model->config().vision.image_size * ctx->model->config().vision.image_size;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(decode_threads(ctx))
-      for (int i = 0; i < n; ++i) {
-        const cuclip_image_view& v = images[i];
-        int format_value;
-        std::memcpy(&format_value, &v.format, sizeof format_value);
-        const int ch = format_value == CUCLIP_PIXELS_RGB8 ? 3 : format_value == CUCLIP_PIXELS_RGBA8 ? 4 : format_value == CUCLIP_PIXELS_L8 ? 1 : 0;
-        Status s;
-        if (ch == 0) s = Err(CUCLIP_ERR_INVALID_ARGUMENT, "unknown pixel format " + std::to_string(format_value));
-        else if (!v.pixels) s = Err(CUCLIP_ERR_INVALID_ARGUMENT, "pixels is NULL");
-        else if ((uint64_t)std::max(v.width, 0) * (uint64_t)std::max(v.height, 0) > ctx->params.max_image_pixels)
-          s = Err(CUCLIP_ERR_LIMIT_EXCEEDED, "image of " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds the pixel limit");
-        else {
-          try {
-            img::Image im;
-            s = img::from_pixels(v.pixels, v.width, v.height, v.stride, ch, &im);
-            if (s.ok() && pixels.u8) {
-              std::vector<uint8_t> rgb;
-              s = img::preprocess_u8(im, ctx->model->preset(), &rgb);
-              if (s.ok()) std::copy(rgb.begin(), rgb.end(), pixels.u8 + (size_t)i * px);
-            } else if (s.ok()) {
-              s = img::preprocess(im, ctx->model->preset(), pixels.f32 + (size_t)i * px);
-            }
-          } catch (const std::bad_alloc&) {
-            s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory while preprocessing");
-          }
-        }
-        st[i] = s;
-      }
+    return encode_images_impl(ctx, n, out, statuses, [&](int i, img::Image* im) -> Status {
+      const cuclip_image_view& v = images[i];
+      int format_value;
+      std::memcpy(&format_value, &v.format, sizeof format_value);
+      const int ch = format_value == CUCLIP_PIXELS_RGB8 ? 3 : format_value == CUCLIP_PIXELS_RGBA8 ? 4 : format_value == CUCLIP_PIXELS_L8 ? 1 : 0;
+      if (ch == 0) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "unknown pixel format " + std::to_string(format_value));
+      if (!v.pixels) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "pixels is NULL");
+      if ((uint64_t)std::max(v.width, 0) * (uint64_t)std::max(v.height, 0) > ctx->params.max_image_pixels)
+        return Err(CUCLIP_ERR_LIMIT_EXCEEDED, "image of " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds the pixel limit");
+      return img::from_pixels(v.pixels, v.width, v.height, v.stride, ch, im);
     });
   });
 }
@@ -564,7 +687,7 @@ cuclip_status cuclip_classify_embeddings(cuclip_classifier* clf, const float* im
 cuclip_status cuclip_classify_image_files(cuclip_classifier* clf, const char* const* paths, int n, float* probs, cuclip_status* statuses) {
   return guarded([&] {
     if (!clf || n < 0 || (n > 0 && (!paths || !probs))) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "clf, paths and probs must not be NULL");
-    if (clf->head) return encode_images_impl(clf->ctx, n, probs, statuses, prepare_files(clf->ctx, paths, n), clf);
+    if (clf->head) return encode_images_impl(clf->ctx, n, probs, statuses, decode_files(clf->ctx, paths), clf);
     const int D = clf->ctx->model->config().embed_dim;
     std::vector<float> emb((size_t)n * D);
     cuclip_status s = cuclip_encode_image_files(clf->ctx, paths, n, emb.data(), statuses);

@@ -65,27 +65,27 @@ Status vision_after_patches(Backend& be, const ModelConfig& cfg, int B) {
   return be.gemm(B, D, C, Buf::POOL2, be.weight("vision.proj.weight"), nullptr, Act::None, nullptr, Buf::EMB);  // (D, C)
 }
 
-Status patch_embed_any(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut) {
+Status patch_embed_any(Backend& be, const ModelConfig& cfg, int B, const ImageInput& in) {
   const VisionConfig& v = cfg.vision;
   W conv = be.weight("vision.patch_embed.weight");  // (C, 3, P, P)
-  return rgb ? be.patch_embed_u8(B, v.image_size, v.patch_size, v.width, rgb, lut, conv, Buf::Y)
-             : be.patch_embed(B, v.image_size, v.patch_size, v.width, pixels, conv, Buf::Y);
+  if (in.resize) return be.patch_embed_resized(B, v.image_size, v.patch_size, v.width, *in.resize, in.lut, conv, Buf::Y);
+  if (in.rgb) return be.patch_embed_u8(B, v.image_size, v.patch_size, v.width, in.rgb, in.lut, conv, Buf::Y);
+  return be.patch_embed(B, v.image_size, v.patch_size, v.width, in.f32, conv, Buf::Y);
 }
 
 }  // namespace
 
-Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut,
-                     float* out) {
+Status encode_images(Backend& be, const ModelConfig& cfg, int B, const ImageInput& in, float* out) {
   be.set_forward_tail(nullptr);
-  CUCLIP_TRY(patch_embed_any(be, cfg, B, pixels, rgb, lut));
+  CUCLIP_TRY(patch_embed_any(be, cfg, B, in));
   CUCLIP_TRY(vision_after_patches(be, cfg, B));
   return be.normalize_to_host(B, cfg.embed_dim, Buf::EMB, out);
 }
 
-Status classify_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut,
-                       const ZeroShotHead& head, float scale, float bias, float* probs) {
+Status classify_images(Backend& be, const ModelConfig& cfg, int B, const ImageInput& in, const ZeroShotHead& head,
+                       float scale, float bias, float* probs) {
   be.set_forward_tail(&head);
-  Status s = patch_embed_any(be, cfg, B, pixels, rgb, lut);
+  Status s = patch_embed_any(be, cfg, B, in);
   if (s.ok()) s = vision_after_patches(be, cfg, B);
   if (s.ok()) s = be.zero_shot_to_host(B, cfg.embed_dim, Buf::EMB, head, scale, bias, probs);
   be.set_forward_tail(nullptr);

@@ -7,16 +7,26 @@
 
 namespace cuclip {
 
-// Image embeddings -> out[B, D] L2-normalized (host), from the normalized float pixels[B, 3, S, S]
-// (rgb and lut null), or, for backends whose takes_u8_pixels() is true, from the uint8 images
-// rgb[B, S, S, 3] and the preset's normalization table lut[3 * 256] (pixels null).
-Status encode_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut,
-                     float* out);
+// An image batch in one of the forms a backend takes (exactly one of f32, rgb, resize is set):
+//   f32     normalized float pixels[B, 3, S, S];
+//   rgb     the uint8 images rgb[B, S, S, 3] (img::preprocess_u8), for backends whose
+//           takes_u8_pixels() is true;
+//   resize  the decoded images laid out in the backend's resize_staging (resize_batch.hpp), for
+//           backends whose resizes_on_device() is true.
+// lut: the preset's normalization table [3 * 256] (img::normalize_lut) with rgb and resize.
+struct ImageInput {
+  const float* f32 = nullptr;
+  const uint8_t* rgb = nullptr;
+  const ResizeBatchLayout* resize = nullptr;
+  const float* lut = nullptr;
+};
+
+// Image embeddings -> out[B, D] L2-normalized (host).
+Status encode_images(Backend& be, const ModelConfig& cfg, int B, const ImageInput& in, float* out);
 // Zero-shot probabilities probs[B, K] (K: the head's classes) instead of embeddings, on a backend
-// with a zero-shot head (Backend::has_zero_shot_head); pixels as encode_images. scale =
-// exp(logit_scale), bias = logit_bias or 0.
-Status classify_images(Backend& be, const ModelConfig& cfg, int B, const float* pixels, const uint8_t* rgb, const float* lut,
-                       const ZeroShotHead& head, float scale, float bias, float* probs);
+// with a zero-shot head (Backend::has_zero_shot_head). scale = exp(logit_scale), bias = logit_bias or 0.
+Status classify_images(Backend& be, const ModelConfig& cfg, int B, const ImageInput& in, const ZeroShotHead& head,
+                       float scale, float bias, float* probs);
 
 // Text embeddings: ids[B, context_length] (host, validated < vocab) -> out[B, D] (host).
 // Sequences are cut after their pooled token (causal attention makes later tokens irrelevant to

@@ -42,7 +42,9 @@
 #include "kernels/gpu.hpp"            // cuclip::gpu: memory, streams, cuBLASLt
 #include "kernels/layernorm.hpp"      // layernorm_forward
 #include "kernels/pool.hpp"           // gather_rows_forward, l2_normalize_forward
+#include "kernels/resize.hpp"         // resize_crop_forward: Pillow-exact resize, crop, gray to RGB
 #include "model.hpp"
+#include "resize_batch.hpp"          // ResizeBatchLayout: a resize batch as staged
 
 #if defined(CUCLIP_EMU)
 #define CUCLIP_MAKE_GPU_BACKEND make_gpu_backend_emu
@@ -106,6 +108,11 @@ class GpuBackend final : public Backend {
     // CUCLIP_GPU_GRAPHS=0: no CUDA graphs (small-batch forwards launch every op), for measuring
     // what they save.
     if (const char* e = std::getenv("CUCLIP_GPU_GRAPHS"); e && std::strcmp(e, "0") == 0) graphs_.set_enabled(false);
+    // CUCLIP_GPU_RESIZE=0: images are resized on the host (as before the device resize), for
+    // measuring what it saves; CUCLIP_GPU_RESIZE_BUDGET=bytes: the staging budget (tests use a
+    // small one to send items past it the host's way).
+    if (const char* e = std::getenv("CUCLIP_GPU_RESIZE"); e && std::strcmp(e, "0") == 0) device_resize_ = false;
+    if (const char* e = std::getenv("CUCLIP_GPU_RESIZE_BUDGET"); e && *e) resize_budget_override_ = std::strtoull(e, nullptr, 10);
   }
   GpuBackend(const GpuBackend&) = delete;
   GpuBackend& operator=(const GpuBackend&) = delete;
@@ -180,7 +187,7 @@ class GpuBackend final : public Backend {
   // The first op of a vision forward.
   Status patch_embed(int B, int S, int P, int C, const float* host_pixels, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed", B));
-    shape_key_.assign({0, B, tail_id_});
+    shape_key_.assign({kKeyF32Pixels, B, tail_id_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kPixels, host_pixels, (size_t)B * 3 * S * S * sizeof(float), d_pixels_));
     CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_forward(dt_, B, S, P, d_pixels_, buf(Buf::COLS), stream_); }));
@@ -201,11 +208,63 @@ class GpuBackend final : public Backend {
   }
   Status patch_embed_u8(int B, int S, int P, int C, const uint8_t* host_rgb, const float* lut, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed_u8", B));
-    shape_key_.assign({0, B, tail_id_});
+    shape_key_.assign({kKeyU8Pixels, B, tail_id_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
     CUCLIP_TRY(stage(kPixels, host_rgb, (size_t)B * 3 * S * S, d_pixels_));
     const uint8_t* rgb = reinterpret_cast<const uint8_t*>(d_pixels_);
+    CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_u8_forward(dt_, B, S, P, rgb, d_lut_, buf(Buf::COLS), stream_); }));
+    const int G = S / P;
+    return gemm(B * G * G, C, 3 * P * P, Buf::COLS, conv, nullptr, Act::None, nullptr, out);
+  }
+
+  // The first op of a vision forward from decoded images: one upload of the batch's layout (items,
+  // taps, source windows), the two resize passes into the uint8 images patch_embed_u8 uploads,
+  // then the same. The resize runs eagerly before the forward's graph (its sizes change with
+  // every batch); the graph's first op reads the images it leaves in d_pixels_.
+  bool resizes_on_device() const override { return device_resize_; }
+  size_t resize_budget() const override {
+    if (resize_budget_override_) return resize_budget_override_;
+    // Room for a batch of photos of a few times the model's resolution (a 500 x 375 JPEG's window
+    // and intermediate image take about 4.5x the 224 x 224 x 3 result), at least 64 MiB so that a
+    // few 4K frames also fit. Larger items go the host's way.
+    return std::max<size_t>(size_t{64} << 20, 6 * (size_t)max_batch_ * pixels_per_item_);
+  }
+  uint8_t* resize_staging(size_t staged_bytes, size_t tmp_bytes) override {
+    if (staged_bytes + tmp_bytes > resize_budget() || max_batch_ < 1) return nullptr;
+    if (!h_resize_) {  // allocated on the first image batch (text-only contexts never pay for it)
+      const size_t budget = resize_budget();
+      if (!gpu::set_device(device_).ok() || !gpu::device_alloc((void**)&d_resize_, budget).ok()) {
+        d_resize_ = nullptr;
+        return nullptr;
+      }
+      if (!gpu::host_alloc_pinned((void**)&h_resize_, budget).ok()) {
+        (void)gpu::device_free(d_resize_);
+        d_resize_ = nullptr;
+        h_resize_ = nullptr;
+        return nullptr;
+      }
+    }
+    // The host writes into it now: the upload of the previous batch must be complete.
+    if (resize_upload_pending_ && !gpu::stream_synchronize(stream_).ok()) return nullptr;
+    resize_upload_pending_ = false;
+    return h_resize_;
+  }
+  Status patch_embed_resized(int B, int S, int P, int C, const ResizeBatchLayout& layout, const float* lut, W conv,
+                             Buf out) override {
+    CUCLIP_TRY(check_batch("patch_embed_resized", B));
+    if (!h_resize_ || layout.B != B || layout.staged_bytes + layout.tmp_bytes > resize_budget())
+      return Err(CUCLIP_ERR_INTERNAL, "patch_embed_resized: the batch is not laid out in this backend's staging");
+    uint8_t* rgb = reinterpret_cast<uint8_t*>(d_pixels_);
+    resize_upload_pending_ = true;
+    CUCLIP_TRY(gpu::memcpy_h2d(d_resize_, h_resize_, layout.staged_bytes, stream_));
+    const uint8_t* base = d_resize_;
+    CUCLIP_TRY(kernels::resize_crop_forward(B, S, reinterpret_cast<const ResizeItem*>(base), layout.max_pass1,
+                                            reinterpret_cast<const int32_t*>(base + layout.taps_off),
+                                            base + layout.src_off, d_resize_ + layout.staged_bytes, rgb, stream_));
+    shape_key_.assign({kKeyResized, B, tail_id_});
+    begin_forward(shape_key_, B);
+    CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
     CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_u8_forward(dt_, B, S, P, rgb, d_lut_, buf(Buf::COLS), stream_); }));
     const int G = S / P;
     return gemm(B * G * G, C, 3 * P * P, Buf::COLS, conv, nullptr, Act::None, nullptr, out);
@@ -224,7 +283,7 @@ class GpuBackend final : public Backend {
     CUCLIP_TRY(check_batch("text_tokens", B));
     const size_t rows = (size_t)offsets[B];
     if (rows > max_text_rows_) return Err(CUCLIP_ERR_INTERNAL, "text_tokens: more rows than reserved");
-    shape_key_.assign({1, B});
+    shape_key_.assign({kKeyText, B});
     shape_key_.insert(shape_key_.end(), offsets, offsets + B + 1);
     begin_forward(shape_key_, B);
     CUCLIP_TRY(claim(kInts));
@@ -394,6 +453,11 @@ class GpuBackend final : public Backend {
     return kernels::epilogue_forward(dt_, M, N, nullptr, to_kernel(act), nullptr, buf(out), stream_);
   }
 
+  // The first element of a forward's graph key: how its input arrives. Forwards of one batch size
+  // record different device work for each (the float and uint8 paths upload their pixels inside
+  // the graph, the resized path before it), so a graph must never be replayed for another kind.
+  enum KeyKind { kKeyF32Pixels, kKeyText, kKeyU8Pixels, kKeyResized };
+
   enum class GemmPolicy { Auto, Fused, CublasLt };
 
   // Auto = cuBLASLt, by measurement (H200, benchmarks/results/gpu-h200-2026-11-30/): its bias GEMM
@@ -410,6 +474,7 @@ class GpuBackend final : public Backend {
     CUCLIP_TRY(graphs_.finish(stream_));
     CUCLIP_TRY(gpu::stream_synchronize(stream_));
     std::fill(std::begin(staged_), std::end(staged_), false);  // every staged upload has completed
+    resize_upload_pending_ = false;
     if (graph_offsets_staged_) uploaded_offsets_.swap(graph_offsets_);
     graph_offsets_staged_ = false;
     return Status::Ok();
@@ -460,6 +525,10 @@ class GpuBackend final : public Backend {
     }
     if (h_emb_) (void)gpu::host_free_pinned(h_emb_);
     h_emb_ = nullptr;
+    if (h_resize_) (void)gpu::host_free_pinned(h_resize_);
+    if (d_resize_) (void)gpu::device_free(d_resize_);
+    h_resize_ = d_resize_ = nullptr;
+    resize_upload_pending_ = false;
     uploaded_offsets_.clear();
   }
 
@@ -516,6 +585,11 @@ class GpuBackend final : public Backend {
   void* staging_[kStages] = {};
   bool staged_[kStages] = {};
   float* h_emb_ = nullptr;
+  uint8_t* h_resize_ = nullptr;  // pinned staging of device-resize batches (resize_budget() bytes)
+  uint8_t* d_resize_ = nullptr;  // its device copy, then the intermediate images
+  bool resize_upload_pending_ = false;
+  bool device_resize_ = true;
+  size_t resize_budget_override_ = 0;
   std::vector<int> uploaded_offsets_;  // what d_offsets_ holds (eager forwards skip the upload then)
   std::vector<int> graph_offsets_;     // the offsets a graph forward in flight uploads
   bool graph_offsets_staged_ = false;

@@ -26,11 +26,12 @@ SourceWindow source_window_for_preset(int width, int height, const Preset& p);
 SourceWindow resize_source_window(int in_w, int in_h, int out_w, int out_h, Interp interp, int x0, int y0, int x1,
                                   int y1);
 
+// ResamplePlan taps of one axis of Image.resize(in_size -> out_size) for outputs [o0, o1), source
+// positions relative to src0; one exact tap per output when the size does not change.
+void plan_axis_taps(int in_size, int out_size, Interp interp, int o0, int o1, int src0, ResamplePlan::Taps* out);
+
 // `preset` (may be NULL): decode only what that preset reads; other pixels are left 0.
 Status decode_jpeg(const uint8_t* data, size_t size, const DecodeOptions& opt, const Preset* preset, Image* out);
-// decode_memory, decoding only what `preset` reads where a decoder supports it (JPEG).
-Status decode_memory_for_preset(const uint8_t* data, size_t size, const DecodeOptions& opt, const Preset& preset,
-                                Image* out);
 Status decode_png(const uint8_t* data, size_t size, const DecodeOptions& opt, Image* out);
 Status decode_gif(const uint8_t* data, size_t size, const DecodeOptions& opt, Image* out);
 Status decode_bmp(const uint8_t* data, size_t size, const DecodeOptions& opt, Image* out);

@@ -142,6 +142,90 @@ Status preprocess_u8(const Image& img, const Preset& p, std::vector<uint8_t>* rg
   return Status::Ok();
 }
 
+bool plan_resample(const Image& img, const Preset& p, ResamplePlan* plan) {
+  if (!plan || p.size <= 0 || p.size > 16384 || p.resize_size < 0 || p.resize_size > 65536) return false;
+  if (p.interp != Interp::Bicubic && p.interp != Interp::Bilinear) return false;
+  if (img.mode != Mode::RGB && img.mode != Mode::L) return false;
+  // transformers' order composites transparency over white before resizing; openai's drops it.
+  if (p.order == Order::RgbThenResizeCrop && img.has_transparency) return false;
+  if (img.width <= 0 || img.height <= 0 ||
+      img.pixels.size() != (size_t)img.width * img.height * bytes_per_pixel(img.mode))
+    return false;
+  const CropGeometry g = crop_geometry(img.width, img.height, p);
+  if (!p.center_crop && (g.rw != p.size || g.rh != p.size)) return false;
+  const int x0 = g.x0(), x1 = g.x1(), y0 = g.y0(), y1 = g.y1();
+  if (x0 >= x1 || y0 >= y1) return false;
+  const SourceWindow sw = resize_source_window(img.width, img.height, g.rw, g.rh, p.interp, x0, y0, x1, y1);
+  ResamplePlan r;
+  r.channels = img.mode == Mode::RGB ? 3 : 1;  // L -> RGB replicates, which commutes with resampling
+  r.src_x0 = sw.x0;
+  r.src_y0 = sw.y0;
+  r.src_w = sw.x1 - sw.x0;
+  r.src_h = sw.y1 - sw.y0;
+  // resample_window's rule (resample.cpp); with one axis unchanged either order is exact.
+  r.vertical_first = g.rh != img.height && g.rh < img.height && (img.height - g.rh) > 2 * (img.width - g.rw);
+  r.win_w = x1 - x0;
+  r.win_h = y1 - y0;
+  r.dst_x = x0 - g.left;
+  r.dst_y = y0 - g.top;
+  r.size = p.size;
+  r.fill = (uint8_t)p.fill;  // crop_or_pad's byte, in every channel of either order
+  plan_axis_taps(img.width, g.rw, p.interp, x0, x1, sw.x0, &r.h);
+  plan_axis_taps(img.height, g.rh, p.interp, y0, y1, sw.y0, &r.v);
+  *plan = std::move(r);
+  return true;
+}
+
+namespace {
+
+// One output value of a pass: Pillow's fixed-point convolution (resample.cpp: convolve_lanes).
+inline uint8_t convolve_taps(const uint8_t* src, size_t step, const int32_t* w, int n) {
+  int32_t acc = 1 << 21;
+  for (int j = 0; j < n; ++j) acc += src[(size_t)j * step] * w[j];
+  acc >>= 22;
+  return (uint8_t)(acc < 0 ? 0 : acc > 255 ? 255 : acc);
+}
+
+}  // namespace
+
+void run_resample_plan(const ResamplePlan& pl, const uint8_t* src, size_t stride, uint8_t* out_rgb) {
+  const int C = pl.channels, S = pl.size;
+  std::fill(out_rgb, out_rgb + (size_t)S * S * 3, (uint8_t)pl.fill);
+  std::vector<uint8_t> tmp(pl.tmp_bytes());
+  auto put = [&](int x, int y, int c, uint8_t v) {
+    uint8_t* o = out_rgb + ((size_t)(pl.dst_y + y) * S + (pl.dst_x + x)) * 3;
+    if (C == 1) o[0] = o[1] = o[2] = v;
+    else o[c] = v;
+  };
+  const int32_t* hw = pl.h.weights.data();
+  const int32_t* vw = pl.v.weights.data();
+  if (!pl.vertical_first) {  // tmp: win_w x src_h
+    const size_t tstride = (size_t)pl.win_w * C;
+    for (int y = 0; y < pl.src_h; ++y)
+      for (int x = 0; x < pl.win_w; ++x)
+        for (int c = 0; c < C; ++c)
+          tmp[y * tstride + (size_t)x * C + c] = convolve_taps(src + y * stride + (size_t)pl.h.first[x] * C + c, C,
+                                                               hw + (size_t)x * pl.h.ksize, pl.h.count[x]);
+    for (int y = 0; y < pl.win_h; ++y)
+      for (int x = 0; x < pl.win_w; ++x)
+        for (int c = 0; c < C; ++c)
+          put(x, y, c, convolve_taps(tmp.data() + pl.v.first[y] * tstride + (size_t)x * C + c, tstride,
+                                     vw + (size_t)y * pl.v.ksize, pl.v.count[y]));
+  } else {  // tmp: src_w x win_h
+    const size_t tstride = (size_t)pl.src_w * C;
+    for (int y = 0; y < pl.win_h; ++y)
+      for (int x = 0; x < pl.src_w; ++x)
+        for (int c = 0; c < C; ++c)
+          tmp[y * tstride + (size_t)x * C + c] = convolve_taps(src + pl.v.first[y] * stride + (size_t)x * C + c, stride,
+                                                               vw + (size_t)y * pl.v.ksize, pl.v.count[y]);
+    for (int y = 0; y < pl.win_h; ++y)
+      for (int x = 0; x < pl.win_w; ++x)
+        for (int c = 0; c < C; ++c)
+          put(x, y, c, convolve_taps(tmp.data() + y * tstride + (size_t)pl.h.first[x] * C + c, C,
+                                     hw + (size_t)x * pl.h.ksize, pl.h.count[x]));
+  }
+}
+
 void normalize_lut(const Preset& p, float* lut) {
   // Only 256 inputs per channel: tabulate the exact float32 arithmetic once.
   for (int c = 0; c < 3; ++c) {

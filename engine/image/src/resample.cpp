@@ -322,6 +322,26 @@ SourceWindow resize_source_window(int in_w, int in_h, int out_w, int out_h, Inte
   return w;
 }
 
+void plan_axis_taps(int in_size, int out_size, Interp interp, int o0, int o1, int src0, ResamplePlan::Taps* out) {
+  const int n = o1 - o0;
+  out->first.assign((size_t)n, 0);
+  out->count.assign((size_t)n, 1);
+  if (in_size == out_size) {  // resize() leaves this axis alone: a copy
+    out->ksize = 1;
+    out->weights.assign((size_t)n, 1 << kPrecisionBits);
+    for (int i = 0; i < n; ++i) out->first[(size_t)i] = o0 + i - src0;
+    return;
+  }
+  const AxisTaps t = compute_taps(in_size, out_size, interp);
+  out->ksize = t.ksize;
+  out->weights.assign((size_t)n * t.ksize, 0);
+  for (int i = 0; i < n; ++i) {
+    out->first[(size_t)i] = t.first[o0 + i] - src0;
+    out->count[(size_t)i] = t.count[o0 + i];
+    std::copy_n(&t.wi[(size_t)(o0 + i) * t.ksize], t.ksize, &out->weights[(size_t)i * t.ksize]);
+  }
+}
+
 Status resize(const Image& in, int out_w, int out_h, Interp interp, Image* out) {
   return resize_window(in, out_w, out_h, interp, 0, 0, out_w, out_h, out);
 }

@@ -100,6 +100,11 @@ struct Preset {
 Preset openai_preset(int size);
 Preset hf_clip_preset(int size);
 
+// decode_memory for a preset's pipeline: where a decoder supports it (JPEG), only the pixels the
+// preset reads are decoded and the others are left 0, which preprocessing never sees.
+Status decode_memory_for_preset(const uint8_t* data, size_t size, const DecodeOptions& opt, const Preset& preset,
+                                Image* out);
+
 // The uint8 RGB image the model sees: size x size x 3, interleaved, row-major.
 Status preprocess_u8(const Image& img, const Preset& p, std::vector<uint8_t>* rgb_out);
 // Normalized CHW float32 [3, size, size] from that image: (x / 255 - mean) / std in float32.
@@ -125,6 +130,39 @@ void preprocess_buffers(const std::vector<const uint8_t*>& data, const std::vect
 void preprocess_buffers(const std::vector<const uint8_t*>& data, const std::vector<size_t>& sizes,
                         const Preset& p, const DecodeOptions& opt, uint8_t* out, Status* statuses,
                         int n_threads);
+
+// ---- Preprocessing on a device ---------------------------------------------------------------------
+// preprocess_u8 as two separable fixed-point passes that a GPU runs (the CUDA backend's resize
+// kernel, kernels/resize.cu): the taps are the ones resize() uses, computed here on the host, so
+// executing the plan gives preprocess_u8's bytes exactly, crop and padding included.
+struct ResamplePlan {
+  // One axis: window position i reads source positions first[i] .. first[i] + count[i] - 1
+  // (relative to the source window) with weights[i * ksize + j], fixed point with 22 fractional
+  // bits. An axis the preset does not resize has one tap of weight 1 << 22 (an exact copy).
+  struct Taps {
+    int ksize = 0;
+    std::vector<int32_t> first, count, weights;
+  };
+  int channels = 3;             // of the source: 3 (RGB) or 1 (L, replicated to RGB at the end)
+  int src_x0 = 0, src_y0 = 0;   // the source window read: src_w x src_h pixels from (src_x0, src_y0)
+  int src_w = 0, src_h = 0;
+  bool vertical_first = false;  // Pillow's pass order, which decides the uint8 rounding in between
+  int win_w = 0, win_h = 0;     // the part of the resized image inside the crop
+  int dst_x = 0, dst_y = 0;     // where it lands in the size x size output; the rest is `fill`
+  int size = 0, fill = 0;
+  Taps h, v;                    // h: one per window column (win_w), v: one per window row (win_h)
+  // Bytes of the intermediate image between the passes.
+  size_t tmp_bytes() const {
+    return (size_t)(vertical_first ? src_w * win_h : win_w * src_h) * channels;
+  }
+};
+// Fills *plan for an RGB or L image under a bicubic or bilinear preset. False (plan untouched)
+// for what only preprocess_u8 does: palette, bilevel, 16-bit, CMYK and alpha images, transparency
+// composited over white (transformers' order), NEAREST, and presets preprocess_u8 refuses.
+bool plan_resample(const Image& img, const Preset& p, ResamplePlan* plan);
+// The plan executed on the host, the reference of the device kernel: src points at the window's
+// first pixel (src_x0, src_y0) with rows `stride` bytes apart; out_rgb receives size x size x 3.
+void run_resample_plan(const ResamplePlan& plan, const uint8_t* src, size_t stride, uint8_t* out_rgb);
 
 // Building blocks, exposed for tests and the GPU path.
 // Pillow's Image.convert("RGB") of any Mode (alpha dropped, palette looked up, CMYK formula, ...).
