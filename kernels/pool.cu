@@ -6,7 +6,8 @@
 // The zero-shot head ends in softmax_rows_kernel: the similarity logits of each image (a cuBLAS
 // GEMM of the normalized embeddings with the classifier's unit rows) scaled by exp(logit_scale),
 // shifted by the logit bias, and turned into probabilities in place, so only B x K probabilities
-// travel back instead of B x D embeddings and a host GEMM.
+// travel back instead of B x D embeddings and a host GEMM; or, after top_k_rows_kernel, only the
+// k best (index, probability) pairs of each row, whatever the number of classes.
 //
 // One warp per row. The norm scales by the row's largest magnitude first, so rows whose squares
 // would underflow (or overflow) f32 still come out unit length, as the double-precision CPU op does.
@@ -69,6 +70,60 @@ __global__ void softmax_rows_kernel(int B, int K, float scale, float bias, float
   }
   const float inv = 1.0f / warp_allreduce_sum(sum);
   for (int k = lane; k < K; k += kWarpSize) row[k] *= inv;
+}
+
+// The order of cuclip_top_k: higher probability first, NaN after every number, ties to the lower index.
+__device__ __forceinline__ bool ranks_before(float pa, int ia, float pb, int ib) {
+  const bool na = pa != pa, nb = pb != pb;
+  if (na != nb) return nb;
+  if (!na && pa != pb) return pa > pb;
+  return ia < ib;
+}
+
+// k rounds per row, each a warp-wide search for the best element ranked after the previous pick:
+// O(k * K / 32) per row, no sort and no scratch, exact for any k (the order is total).
+__global__ void top_k_rows_kernel(int B, int K, int k, const float* x, int32_t* idx, float* p) {
+  const int b = blockIdx.x * kPoolRowsPerBlock + static_cast<int>(threadIdx.x) / kWarpSize;
+  if (b >= B) return;
+  const int lane = threadIdx.x % kWarpSize;
+  const float* row = x + static_cast<size_t>(b) * K;
+  float prev_p = 0.0f;
+  int prev_i = -1;
+  for (int r = 0; r < k; ++r) {
+    float best_p = 0.0f;
+    int best_i = -1;
+    for (int j = lane; j < K; j += kWarpSize) {
+      const float v = row[j];
+      if (prev_i >= 0 && !ranks_before(prev_p, prev_i, v, j)) continue;  // already picked
+      if (best_i < 0 || ranks_before(v, j, best_p, best_i)) {
+        best_p = v;
+        best_i = j;
+      }
+    }
+    for (int offset = 16; offset > 0; offset /= 2) {
+      const float op = __shfl_xor_sync(kFullMask, best_p, offset);
+      const int oi = __shfl_xor_sync(kFullMask, best_i, offset);
+      if (oi >= 0 && (best_i < 0 || ranks_before(op, oi, best_p, best_i))) {
+        best_p = op;
+        best_i = oi;
+      }
+    }
+    if (lane == 0) {
+      idx[static_cast<size_t>(b) * k + r] = best_i;
+      p[static_cast<size_t>(b) * k + r] = best_p;
+    }
+    prev_p = best_p;
+    prev_i = best_i;
+  }
+}
+
+Status top_k_rows_forward(int B, int K, int k, const float* x, int32_t* idx, float* p, cudaStream_t stream) {
+  if (B < 0 || K < 1 || k < 1 || k > K)
+    return Err(CUCLIP_ERR_INVALID_ARGUMENT, "top_k_rows_forward: need B >= 0 and 1 <= k <= K, got k " + std::to_string(k) +
+                                                ", K " + std::to_string(K));
+  if (B == 0) return Status::Ok();
+  return CUCLIP_LAUNCH(top_k_rows_kernel, dim3(ceil_div(B, kPoolRowsPerBlock)), dim3(kPoolRowsPerBlock * kWarpSize), 0,
+                       stream, B, K, k, x, idx, p);
 }
 
 Status softmax_rows_forward(int B, int K, float scale, float bias, float* x, cudaStream_t stream) {

@@ -19,4 +19,8 @@ Status l2_normalize_forward(gpu::DType dt, int B, int D, const void* x, float* o
 // last step (statistics in f32; the row maximum is subtracted before exp).
 Status softmax_rows_forward(int B, int K, float scale, float bias, float* x, cudaStream_t stream);
 
+// The k largest of each row of x f32 [B, K], in cuclip_top_k's order (higher first, NaN last, ties
+// to the lower index): idx int32 [B, k] and p f32 [B, k], both device. 1 <= k <= K.
+Status top_k_rows_forward(int B, int K, int k, const float* x, int32_t* idx, float* p, cudaStream_t stream);
+
 }  // namespace cuclip::kernels::inline CUCLIP_BUILD_NS

@@ -101,9 +101,11 @@ int cmd_classify(Args& a) {
     const size_t n = std::min(chunk, images.size() - s);
     std::vector<const char*> ptrs(n);
     for (size_t j = 0; j < n; ++j) ptrs[j] = images[s + j].c_str();
-    std::vector<float> probs(n * (size_t)K);
+    // The k best classes only (selected on the device by a CUDA context).
+    std::vector<float> probs(n * (size_t)k);
+    std::vector<int> top(n * (size_t)k);
     std::vector<cuclip_status> st(n);
-    cuclip_classify_image_files(clf, ptrs.data(), (int)n, probs.data(), st.data());
+    cuclip_classify_image_files_top_k(clf, ptrs.data(), (int)n, k, top.data(), probs.data(), st.data());
     for (size_t j = 0; j < n; ++j) {
       if (st[j] != CUCLIP_OK) {
         std::vector<float> one((size_t)K);
@@ -114,14 +116,13 @@ int cmd_classify(Args& a) {
         ++failed;
         continue;
       }
-      std::vector<int> idx((size_t)k);
-      std::vector<float> p((size_t)k);
-      cuclip_top_k(probs.data() + j * K, K, k, idx.data(), p.data());
+      const int* idx = top.data() + j * k;
+      const float* p = probs.data() + j * k;
       std::string line = "{\"image\": " + json_string(ptrs[j]) + ", \"labels\": [";
       for (int i = 0; i < k; ++i) {
         char b[32];
-        std::snprintf(b, sizeof b, "%.6g", p[(size_t)i]);
-        line += std::string(i ? ", " : "") + "{\"label\": " + json_string(labels[(size_t)idx[(size_t)i]]) + ", \"prob\": " + b + "}";
+        std::snprintf(b, sizeof b, "%.6g", p[i]);
+        line += std::string(i ? ", " : "") + "{\"label\": " + json_string(labels[(size_t)idx[i]]) + ", \"prob\": " + b + "}";
       }
       std::printf("%s]}\n", line.c_str());
     }

@@ -253,6 +253,13 @@ CUCLIP_API cuclip_status cuclip_classify_image_files(cuclip_classifier * clf, co
 /* The k most probable classes of one probability row, most probable first. */
 CUCLIP_API cuclip_status cuclip_top_k(const float * probs, int n_classes, int k, int * out_indices,
                                       float * out_probs);
+/* The k most probable classes of each image file: out_indices[n * k] and out_probs[n * k] (may be
+ * NULL), most probable first, in cuclip_top_k's order; 1 <= k <= the classifier's classes. A failed
+ * image gets indices -1, NaN probabilities and its status. On a CUDA context the selection runs on
+ * the device as well: n * k pairs come back, whatever the number of classes. */
+CUCLIP_API cuclip_status cuclip_classify_image_files_top_k(cuclip_classifier * clf, const char * const * paths, int n,
+                                                           int k, int * out_indices, float * out_probs,
+                                                           cuclip_status * statuses);
 
 /* The 80 OpenAI ImageNet prompt templates ("a bad photo of a {}.", ...), bundled as data. */
 CUCLIP_API int cuclip_openai_imagenet_template_count(void);

@@ -57,16 +57,18 @@ class Backend {
   // Zero-shot classification on the device, for backends that have it: the head holds the
   // classifier's unit rows cls[K, D] (host f32, copied) and room for max_batch rows of K.
   // zero_shot_to_host then ends an image forward instead of normalize_to_host:
-  // probs[b, k] = softmax_k(scale * <x[b] / |x[b]|, cls[k]> + bias), written to host memory.
-  // set_forward_tail(head) is called before a forward that ends in zero_shot_to_host (null: one
-  // that ends in normalize_to_host), so that a backend replaying recorded forwards tells them apart.
+  // probs[b, k] = softmax_k(scale * <x[b] / |x[b]|, cls[k]> + bias), written to host memory; with
+  // top_k > 0 only the top_k best classes of each row come back instead, probs[b, r] and
+  // idx[b, r] for rank r (cuclip_top_k's order).
+  // set_forward_tail(head, top_k) is called before a forward that ends in zero_shot_to_host (null:
+  // one that ends in normalize_to_host), so that a backend replaying recorded forwards tells them apart.
   virtual bool has_zero_shot_head() const { return false; }
   virtual Status make_zero_shot_head(const float* /*cls*/, int /*K*/, int /*D*/, std::unique_ptr<ZeroShotHead>* /*out*/) {
     return Err(CUCLIP_ERR_INTERNAL, "make_zero_shot_head: this backend classifies on the host");
   }
-  virtual void set_forward_tail(const ZeroShotHead* /*head*/) {}
+  virtual void set_forward_tail(const ZeroShotHead* /*head*/, int /*top_k*/) {}
   virtual Status zero_shot_to_host(int /*B*/, int /*D*/, Buf /*x*/, const ZeroShotHead& /*head*/, float /*scale*/,
-                                   float /*bias*/, float* /*host_probs*/) {
+                                   float /*bias*/, int /*top_k*/, float* /*host_probs*/, int32_t* /*host_idx*/) {
     return Err(CUCLIP_ERR_INTERNAL, "zero_shot_to_host: this backend classifies on the host");
   }
   // Called on the calling thread before each batch: a backend bound to a device makes it current

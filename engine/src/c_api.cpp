@@ -95,20 +95,24 @@ struct BatchResult {
 };
 
 // Encodes the rows prepared in `inputs` (row stride `stride` elements) for the items listed in
-// `good`, writing out rows at the items' own indices.
+// `good`, writing out rows (D wide) at the items' own indices, and, when out_idx is set, the
+// int rows run() also gives (top-k class indices; -1 for a failed item).
 template <class T, class Run>
 void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const T* inputs, size_t stride, int D, float* out,
-                BatchResult& r, Run&& run) {
+                int* out_idx, BatchResult& r, Run&& run) {
   const int mb = ctx->params.max_batch;
   std::vector<float> emb((size_t)mb * D);
+  std::vector<int32_t> idx(out_idx ? (size_t)mb * D : 0);
   std::vector<T> chunk;  // only when a chunk's good items are not consecutive
+  auto fail_item = [&](int i, const Status& s) {
+    r.st[(size_t)i] = s.code;
+    r.msg[(size_t)i] = s.message;
+    fill_nan(out + (size_t)i * D, D);
+    if (out_idx) std::fill(out_idx + (size_t)i * D, out_idx + (size_t)(i + 1) * D, -1);
+  };
   const Status active = good.empty() ? Status::Ok() : ctx->be->activate();
   if (!active.ok()) {
-    for (int i : good) {
-      r.st[(size_t)i] = active.code;
-      r.msg[(size_t)i] = active.message;
-      fill_nan(out + (size_t)i * D, D);
-    }
+    for (int i : good) fail_item(i, active);
     return;
   }
   for (size_t start = 0; start < good.size(); start += (size_t)mb) {
@@ -123,18 +127,18 @@ void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const T* inpu
     }
     Status s;
     try {
-      s = run(nb, rows, emb.data());
+      s = run(nb, rows, emb.data(), idx.data());
     } catch (const std::bad_alloc&) {
       s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory in the forward pass (batch of " + std::to_string(nb) + ")");
     }
     for (int j = 0; j < nb; ++j) {
       const int i = good[start + j];
-      if (s.ok()) std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, out + (size_t)i * D);
-      else {
-        r.st[(size_t)i] = s.code;
-        r.msg[(size_t)i] = s.message;
-        fill_nan(out + (size_t)i * D, D);
+      if (!s.ok()) {
+        fail_item(i, s);
+        continue;
       }
+      std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, out + (size_t)i * D);
+      if (out_idx) std::copy(idx.begin() + (size_t)j * D, idx.begin() + (size_t)(j + 1) * D, out_idx + (size_t)i * D);
     }
   }
 }
@@ -147,7 +151,7 @@ cuclip_status encode_ids_impl(cuclip_context* ctx, const std::vector<int32_t>& i
     if (r.st[(size_t)i] != CUCLIP_OK) { fill_nan(out + (size_t)i * D, D); continue; }
     good.push_back(i);
   }
-  run_chunks(ctx, good, ids.data(), (size_t)L, D, out, r, [&](int nb, const int32_t* chunk, float* emb) {
+  run_chunks(ctx, good, ids.data(), (size_t)L, D, out, nullptr, r, [&](int nb, const int32_t* chunk, float* emb, int32_t*) {
     return encode_token_ids(*ctx->be, cfg, nb, chunk, emb);
   });
   return CUCLIP_OK;
@@ -185,19 +189,35 @@ void for_each_item(const cuclip_context* ctx, int n, Status* st, Item&& item) {
 // On a backend that resizes on its device, see encode_images_resized; otherwise every item is
 // preprocessed here, to normalized floats or, for a backend that normalizes on its device
 // (Backend::takes_u8_pixels), to the uint8 images rgb[n, S, S, 3].
+// What an image batch produces: embeddings [n, D] without a classifier; with one (that has a device
+// head) probabilities [n, K], or with top_k > 0 the top_k best classes, probabilities in out
+// [n, top_k] and class indices in out_idx [n, top_k] (-1 for a failed image).
+struct ImageTask {
+  const cuclip_classifier* clf = nullptr;
+  int top_k = 0;
+  int* out_idx = nullptr;
+  int row_width(const ModelConfig& cfg) const { return !clf ? cfg.embed_dim : top_k > 0 ? top_k : clf->n_classes; }
+  // One forward of B images into out_rows [B, row_width] (and idx_rows when top_k > 0).
+  Status forward(cuclip_context* ctx, int B, const ImageInput& in, float* out_rows, int32_t* idx_rows) const {
+    const ModelConfig& cfg = ctx->model->config();
+    if (!clf) return encode_images(*ctx->be, cfg, B, in, out_rows);
+    const float scale = (float)std::exp((double)cfg.logit_scale), bias = cfg.logit_bias ? *cfg.logit_bias : 0.0f;
+    return classify_images(*ctx->be, cfg, B, in, *clf->head, scale, bias, top_k, out_rows, idx_rows);
+  }
+};
+
 template <class Decode>
 cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Decode& decode,
-                                    const cuclip_classifier* clf);
+                                    const ImageTask& task);
 
 template <class Decode>
 cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Decode&& decode,
-                                 const cuclip_classifier* clf = nullptr) {
+                                 const ImageTask& task = {}) {
   if (!ctx || n < 0 || (n > 0 && !out)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "ctx and out must not be NULL, n must be >= 0");
-  if (ctx->be->resizes_on_device()) return encode_images_resized(ctx, n, out, statuses, decode, clf);
+  if (ctx->be->resizes_on_device()) return encode_images_resized(ctx, n, out, statuses, decode, task);
   const ModelConfig& cfg = ctx->model->config();
   const img::Preset& preset = ctx->model->preset();
-  const int S = cfg.vision.image_size, D = clf ? clf->n_classes : cfg.embed_dim;  // D: the width of out's rows
-  const float scale = (float)std::exp((double)cfg.logit_scale), bias = cfg.logit_bias ? *cfg.logit_bias : 0.0f;
+  const int S = cfg.vision.image_size, D = task.row_width(cfg);  // D: the width of out's rows
   const size_t px = (size_t)3 * S * S;
   const bool u8 = ctx->be->takes_u8_pixels();
   const size_t bytes = (size_t)n * px * (u8 ? 1 : sizeof(float));
@@ -231,21 +251,23 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
     r.st[(size_t)i] = st[(size_t)i].code;
     r.msg[(size_t)i] = st[(size_t)i].message;
     if (st[(size_t)i].ok()) good.push_back(i);
-    else fill_nan(out + (size_t)i * D, D);
+    else {
+      fill_nan(out + (size_t)i * D, D);
+      if (task.out_idx) std::fill(task.out_idx + (size_t)i * D, task.out_idx + (size_t)(i + 1) * D, -1);
+    }
   }
   float lut[3 * 256];
   img::normalize_lut(preset, lut);
-  auto forward = [&](int nb, const ImageInput& in, float* emb) {
-    return clf ? classify_images(*ctx->be, cfg, nb, in, *clf->head, scale, bias, emb) : encode_images(*ctx->be, cfg, nb, in, emb);
-  };
   if (u8)
-    run_chunks(ctx, good, static_cast<const uint8_t*>(rgb), px, D, out, r, [&](int nb, const uint8_t* chunk, float* emb) {
-      return forward(nb, ImageInput{nullptr, chunk, nullptr, lut}, emb);
-    });
+    run_chunks(ctx, good, static_cast<const uint8_t*>(rgb), px, D, out, task.out_idx, r,
+               [&](int nb, const uint8_t* chunk, float* rows, int32_t* idx) {
+                 return task.forward(ctx, nb, ImageInput{nullptr, chunk, nullptr, lut}, rows, idx);
+               });
   else
-    run_chunks(ctx, good, static_cast<const float*>(f32), px, D, out, r, [&](int nb, const float* chunk, float* emb) {
-      return forward(nb, ImageInput{chunk, nullptr, nullptr, nullptr}, emb);
-    });
+    run_chunks(ctx, good, static_cast<const float*>(f32), px, D, out, task.out_idx, r,
+               [&](int nb, const float* chunk, float* rows, int32_t* idx) {
+                 return task.forward(ctx, nb, ImageInput{chunk, nullptr, nullptr, nullptr}, rows, idx);
+               });
   return r.finish(statuses, "image");
 }
 
@@ -257,11 +279,10 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
 // along as its S x S result, copied on the device. The bytes the model sees are the same either way.
 template <class Decode>
 cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Decode& decode,
-                                    const cuclip_classifier* clf) {
+                                    const ImageTask& task) {
   const ModelConfig& cfg = ctx->model->config();
   const img::Preset& preset = ctx->model->preset();
-  const int S = cfg.vision.image_size, D = clf ? clf->n_classes : cfg.embed_dim, mb = ctx->params.max_batch;
-  const float scale = (float)std::exp((double)cfg.logit_scale), bias = cfg.logit_bias ? *cfg.logit_bias : 0.0f;
+  const int S = cfg.vision.image_size, D = task.row_width(cfg), mb = ctx->params.max_batch;
   BatchResult r(n);
   const Status active = n > 0 ? ctx->be->activate() : Status::Ok();
   float lut[3 * 256];
@@ -282,6 +303,7 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
   std::vector<char> on_device(ims.size());
   std::vector<Status> st(ims.size());
   std::vector<float> emb((size_t)mb * D);
+  std::vector<int32_t> idx(task.out_idx ? (size_t)mb * D : 0);
   for (int start = 0; start < n; start += mb) {
     const int m = std::min(mb, n - start);
     for_each_item(ctx, m, st.data(), [&](int i) {
@@ -311,8 +333,7 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
     uint8_t* staging = B > 0 ? ctx->be->resize_staging(layout.staged_bytes, layout.tmp_bytes) : nullptr;
     auto forward = [&](const ImageInput& in) -> Status {
       try {
-        return clf ? classify_images(*ctx->be, cfg, B, in, *clf->head, scale, bias, emb.data())
-                   : encode_images(*ctx->be, cfg, B, in, emb.data());
+        return task.forward(ctx, B, in, emb.data(), idx.data());
       } catch (const std::bad_alloc&) {
         return Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory in the forward pass (batch of " + std::to_string(B) + ")");
       }
@@ -356,11 +377,15 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
       float* row = out + g * D;
       const bool in_batch = j < B && rows[(size_t)j] == i;
       const Status& s = !st[(size_t)i].ok() ? st[(size_t)i] : run;
-      if (in_batch && s.ok()) std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, row);
-      else {
+      int* idx_row = task.out_idx ? task.out_idx + g * D : nullptr;
+      if (in_batch && s.ok()) {
+        std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, row);
+        if (idx_row) std::copy(idx.begin() + (size_t)j * D, idx.begin() + (size_t)(j + 1) * D, idx_row);
+      } else {
         r.st[g] = s.code;
         r.msg[g] = s.message;
         fill_nan(row, D);
+        if (idx_row) std::fill(idx_row, idx_row + D, -1);
       }
       if (in_batch) ++j;
       ims[(size_t)i] = img::Image{};  // decoded images live for one chunk only
@@ -687,13 +712,44 @@ cuclip_status cuclip_classify_embeddings(cuclip_classifier* clf, const float* im
 cuclip_status cuclip_classify_image_files(cuclip_classifier* clf, const char* const* paths, int n, float* probs, cuclip_status* statuses) {
   return guarded([&] {
     if (!clf || n < 0 || (n > 0 && (!paths || !probs))) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "clf, paths and probs must not be NULL");
-    if (clf->head) return encode_images_impl(clf->ctx, n, probs, statuses, decode_files(clf->ctx, paths), clf);
+    if (clf->head) return encode_images_impl(clf->ctx, n, probs, statuses, decode_files(clf->ctx, paths), ImageTask{clf});
     const int D = clf->ctx->model->config().embed_dim;
     std::vector<float> emb((size_t)n * D);
     cuclip_status s = cuclip_encode_image_files(clf->ctx, paths, n, emb.data(), statuses);
     const std::string detail = cuclip_last_error();
     cuclip_status c = cuclip_classify_embeddings(clf, emb.data(), n, probs);
     if (c != CUCLIP_OK) return c;
+    if (s != CUCLIP_OK) set_last_error(detail);
+    return s;
+  });
+}
+
+cuclip_status cuclip_classify_image_files_top_k(cuclip_classifier* clf, const char* const* paths, int n, int k,
+                                               int* out_indices, float* out_probs, cuclip_status* statuses) {
+  return guarded([&] {
+    if (!clf || n < 0 || (n > 0 && (!paths || !out_indices)))
+      return fail(CUCLIP_ERR_INVALID_ARGUMENT, "clf, paths and out_indices must not be NULL, n must be >= 0");
+    const int K = clf->n_classes;
+    if (k < 1 || k > K)
+      return fail(CUCLIP_ERR_INVALID_ARGUMENT, "k must be in [1, " + std::to_string(K) + "] (the classes), got " + std::to_string(k));
+    std::vector<float> own_probs(out_probs ? 0 : (size_t)n * k);
+    float* probs = out_probs ? out_probs : own_probs.data();
+    if (clf->head)  // selected on the device: n * k pairs come back
+      return encode_images_impl(clf->ctx, n, probs, statuses, decode_files(clf->ctx, paths), ImageTask{clf, k, out_indices});
+    std::vector<float> all((size_t)n * K);
+    std::vector<cuclip_status> st((size_t)n);
+    const cuclip_status s = cuclip_classify_image_files(clf, paths, n, all.data(), st.data());
+    const std::string detail = cuclip_last_error();
+    for (int i = 0; i < n; ++i) {
+      if (statuses) statuses[i] = st[(size_t)i];
+      if (st[(size_t)i] == CUCLIP_OK) {
+        const cuclip_status t = cuclip_top_k(all.data() + (size_t)i * K, K, k, out_indices + (size_t)i * k, probs + (size_t)i * k);
+        if (t != CUCLIP_OK) return t;
+      } else {
+        std::fill(out_indices + (size_t)i * k, out_indices + (size_t)(i + 1) * k, -1);
+        fill_nan(probs + (size_t)i * k, k);
+      }
+    }
     if (s != CUCLIP_OK) set_last_error(detail);
     return s;
   });

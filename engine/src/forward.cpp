@@ -76,19 +76,19 @@ Status patch_embed_any(Backend& be, const ModelConfig& cfg, int B, const ImageIn
 }  // namespace
 
 Status encode_images(Backend& be, const ModelConfig& cfg, int B, const ImageInput& in, float* out) {
-  be.set_forward_tail(nullptr);
+  be.set_forward_tail(nullptr, 0);
   CUCLIP_TRY(patch_embed_any(be, cfg, B, in));
   CUCLIP_TRY(vision_after_patches(be, cfg, B));
   return be.normalize_to_host(B, cfg.embed_dim, Buf::EMB, out);
 }
 
 Status classify_images(Backend& be, const ModelConfig& cfg, int B, const ImageInput& in, const ZeroShotHead& head,
-                       float scale, float bias, float* probs) {
-  be.set_forward_tail(&head);
+                       float scale, float bias, int top_k, float* probs, int32_t* idx) {
+  be.set_forward_tail(&head, top_k);
   Status s = patch_embed_any(be, cfg, B, in);
   if (s.ok()) s = vision_after_patches(be, cfg, B);
-  if (s.ok()) s = be.zero_shot_to_host(B, cfg.embed_dim, Buf::EMB, head, scale, bias, probs);
-  be.set_forward_tail(nullptr);
+  if (s.ok()) s = be.zero_shot_to_host(B, cfg.embed_dim, Buf::EMB, head, scale, bias, top_k, probs, idx);
+  be.set_forward_tail(nullptr, 0);
   return s;
 }
 

@@ -24,9 +24,11 @@ struct ImageInput {
 // Image embeddings -> out[B, D] L2-normalized (host).
 Status encode_images(Backend& be, const ModelConfig& cfg, int B, const ImageInput& in, float* out);
 // Zero-shot probabilities probs[B, K] (K: the head's classes) instead of embeddings, on a backend
-// with a zero-shot head (Backend::has_zero_shot_head). scale = exp(logit_scale), bias = logit_bias or 0.
+// with a zero-shot head (Backend::has_zero_shot_head); with top_k > 0 only the top_k best classes
+// of each image, probs[B, top_k] and their indices idx[B, top_k]. scale = exp(logit_scale),
+// bias = logit_bias or 0.
 Status classify_images(Backend& be, const ModelConfig& cfg, int B, const ImageInput& in, const ZeroShotHead& head,
-                       float scale, float bias, float* probs);
+                       float scale, float bias, int top_k, float* probs, int32_t* idx);
 
 // Text embeddings: ids[B, context_length] (host, validated < vocab) -> out[B, D] (host).
 // Sequences are cut after their pooled token (causal attention makes later tokens irrelevant to

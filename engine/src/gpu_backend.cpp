@@ -187,7 +187,7 @@ class GpuBackend final : public Backend {
   // The first op of a vision forward.
   Status patch_embed(int B, int S, int P, int C, const float* host_pixels, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed", B));
-    shape_key_.assign({kKeyF32Pixels, B, tail_id_});
+    shape_key_.assign({kKeyF32Pixels, B, tail_id_, tail_top_k_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kPixels, host_pixels, (size_t)B * 3 * S * S * sizeof(float), d_pixels_));
     CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_forward(dt_, B, S, P, d_pixels_, buf(Buf::COLS), stream_); }));
@@ -208,7 +208,7 @@ class GpuBackend final : public Backend {
   }
   Status patch_embed_u8(int B, int S, int P, int C, const uint8_t* host_rgb, const float* lut, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed_u8", B));
-    shape_key_.assign({kKeyU8Pixels, B, tail_id_});
+    shape_key_.assign({kKeyU8Pixels, B, tail_id_, tail_top_k_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
     CUCLIP_TRY(stage(kPixels, host_rgb, (size_t)B * 3 * S * S, d_pixels_));
@@ -262,7 +262,7 @@ class GpuBackend final : public Backend {
     CUCLIP_TRY(kernels::resize_crop_forward(B, S, reinterpret_cast<const ResizeItem*>(base), layout.max_pass1,
                                             reinterpret_cast<const int32_t*>(base + layout.taps_off),
                                             base + layout.src_off, d_resize_ + layout.staged_bytes, rgb, stream_));
-    shape_key_.assign({kKeyResized, B, tail_id_});
+    shape_key_.assign({kKeyResized, B, tail_id_, tail_top_k_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
     CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_u8_forward(dt_, B, S, P, rgb, d_lut_, buf(Buf::COLS), stream_); }));
@@ -367,10 +367,16 @@ class GpuBackend final : public Backend {
       (void)gpu::device_free(cls);
       (void)gpu::device_free(logits);
       (void)gpu::host_free_pinned(pinned);
+      (void)gpu::device_free(top);
+      if (top_pinned) (void)gpu::host_free_pinned(top_pinned);
     }
     float* cls = nullptr;     // device f32 [K, D], unit rows
     float* logits = nullptr;  // device f32 [max_batch, K]: logits, then probabilities
     float* pinned = nullptr;  // host f32 [max_batch, K]
+    // The top-k selection's output, device and pinned host int32 [max_batch, K] (indices, then as
+    // many probabilities), allocated by the first top-k forward.
+    mutable int32_t* top = nullptr;
+    mutable int32_t* top_pinned = nullptr;
     int K = 0, id = 0, device = 0;
   };
 
@@ -393,23 +399,41 @@ class GpuBackend final : public Backend {
     return Status::Ok();
   }
 
-  void set_forward_tail(const ZeroShotHead* head) override {
+  void set_forward_tail(const ZeroShotHead* head, int top_k) override {
     tail_id_ = head ? static_cast<const GpuHead*>(head)->id : 0;
+    tail_top_k_ = head ? top_k : 0;
   }
 
-  Status zero_shot_to_host(int B, int D, Buf x, const ZeroShotHead& head, float scale, float bias, float* host_probs) override {
+  Status zero_shot_to_host(int B, int D, Buf x, const ZeroShotHead& head, float scale, float bias, int top_k,
+                           float* host_probs, int32_t* host_idx) override {
     CUCLIP_TRY(check_batch("zero_shot_to_host", B));
     const GpuHead* h = static_cast<const GpuHead*>(&head);
     const int K = h->K;
+    if (top_k < 0 || top_k > K || top_k != tail_top_k_ || (top_k > 0 && !host_idx))
+      return Err(CUCLIP_ERR_INTERNAL, "zero_shot_to_host: top_k " + std::to_string(top_k) + " does not match the forward");
+    const size_t pairs = 2 * (size_t)max_batch_ * K;  // top-k indices [B, k], then probabilities [B, k]
+    if (top_k > 0 && !h->top) {
+      CUCLIP_TRY(gpu::device_alloc((void**)&h->top, pairs * sizeof(int32_t)));
+      CUCLIP_TRY(gpu::host_alloc_pinned((void**)&h->top_pinned, pairs * sizeof(int32_t)));
+    }
+    const size_t rows_k = (size_t)B * top_k;
     CUCLIP_TRY(graphs_.run([=, this] {
       CUCLIP_TRY(kernels::l2_normalize_forward(dt_, B, D, buf(x), d_emb_, stream_));
       // logits[B, K] = emb[B, D] . cls[K, D]^T
       CUCLIP_TRY(gpu::gemm(blas_, row_major_abt(B, K, D, d_emb_, h->cls, h->logits, gpu::DType::f32), stream_));
       CUCLIP_TRY(kernels::softmax_rows_forward(B, K, scale, bias, h->logits, stream_));
-      return gpu::memcpy_d2h(h->pinned, h->logits, (size_t)B * K * sizeof(float), stream_);
+      if (top_k == 0) return gpu::memcpy_d2h(h->pinned, h->logits, (size_t)B * K * sizeof(float), stream_);
+      float* top_p = reinterpret_cast<float*>(h->top + rows_k);
+      CUCLIP_TRY(kernels::top_k_rows_forward(B, K, top_k, h->logits, h->top, top_p, stream_));
+      return gpu::memcpy_d2h(h->top_pinned, h->top, 2 * rows_k * sizeof(int32_t), stream_);
     }));
     CUCLIP_TRY(finish_forward());
-    std::memcpy(host_probs, h->pinned, (size_t)B * K * sizeof(float));
+    if (top_k == 0) {
+      std::memcpy(host_probs, h->pinned, (size_t)B * K * sizeof(float));
+    } else {
+      std::memcpy(host_idx, h->top_pinned, rows_k * sizeof(int32_t));
+      std::memcpy(host_probs, h->top_pinned + rows_k, rows_k * sizeof(float));
+    }
     return Status::Ok();
   }
 
@@ -568,6 +592,7 @@ class GpuBackend final : public Backend {
   const int device_;
   int heads_made_ = 0;  // zero-shot heads made by this context (their ids)
   int tail_id_ = 0;     // the head the current forward ends in (0: embeddings), part of its graph key
+  int tail_top_k_ = 0;  // and how many classes per image it returns (0: all probabilities)
   DeviceWeights* weights_ = nullptr;  // owned by the model
   gpu::Stream stream_ = nullptr;
   gpu::Blas blas_ = nullptr;

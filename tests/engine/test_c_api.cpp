@@ -234,6 +234,31 @@ TEST_CASE("zero_shot_classifier_averages_templates_and_classifies") {
   CHECK(std::isnan(pr[0]));
   CHECK(st[1] == CUCLIP_OK);
   CHECK(pr[3] + pr[4] + pr[5] == Approx(1.0).epsilon(1e-5));
+  // The top-k entry point: the same classes in cuclip_top_k's order, -1 / NaN for the bad image.
+  for (int k : {1, 2, 3}) {
+    INFO("k " << k);
+    int ti[6];
+    float tp[6];
+    cuclip_status ts[2];
+    CHECK(cuclip_classify_image_files_top_k(clf, paths, 2, k, ti, tp, ts) == CUCLIP_ERR_IO);
+    CHECK(ts[0] == CUCLIP_ERR_IO);
+    CHECK(ts[1] == CUCLIP_OK);
+    int want_i[3];
+    float want_p[3];
+    REQUIRE(cuclip_top_k(pr + 3, 3, k, want_i, want_p) == CUCLIP_OK);
+    for (int r = 0; r < k; ++r) {
+      CHECK(ti[r] == -1);
+      CHECK(std::isnan(tp[r]));
+      CHECK(ti[k + r] == want_i[r]);
+      CHECK(tp[k + r] == want_p[r]);
+    }
+    CHECK(cuclip_classify_image_files_top_k(clf, paths + 1, 1, k, ti, nullptr, nullptr) == CUCLIP_OK);  // probs optional
+    CHECK(ti[0] == want_i[0]);
+  }
+  int ti[4];
+  CHECK(cuclip_classify_image_files_top_k(clf, paths, 1, 0, ti, nullptr, nullptr) == CUCLIP_ERR_INVALID_ARGUMENT);
+  CHECK(cuclip_classify_image_files_top_k(clf, paths, 1, 4, ti, nullptr, nullptr) == CUCLIP_ERR_INVALID_ARGUMENT);
+  CHECK(cuclip_classify_image_files_top_k(clf, paths, 1, 1, nullptr, nullptr, nullptr) == CUCLIP_ERR_INVALID_ARGUMENT);
   cuclip_classifier_free(clf);
 }
 

@@ -288,6 +288,52 @@ TEST_CASE("gpu_zero_shot_head_matches_host_classification", "[gpu_backend]") {
   cuclip_model_free(m);
 }
 
+TEST_CASE("gpu_zero_shot_top_k_is_the_top_k_of_its_probabilities", "[gpu_backend]") {
+  // cuclip_classify_image_files_top_k on a GPU context selects on the device (top_k_rows_kernel):
+  // it must return exactly what cuclip_top_k picks from the same context's full probabilities,
+  // for k from 1 to all classes, with a failed image's row -1 / NaN, while calls with different k
+  // and full-probability calls alternate over rounds that replay recorded forwards.
+  cuclip_model* m = nullptr;
+  const std::string name = "openclip_openai_quickgelu_f32";
+  REQUIRE(cuclip_model_load(converted_fixture(name).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
+  const auto meta = read_json_file(data_path("reference/" + name + "/meta.json"));
+  std::vector<std::string> paths;
+  for (const auto& im : meta["images"]) paths.push_back(data_path(meta["images_dir"].get<std::string>() + "/" + im.get<std::string>()));
+  paths.insert(paths.begin() + 2, data_path("no_such_image.png"));
+  std::vector<const char*> pp;
+  for (auto& p : paths) pp.push_back(p.c_str());
+  const int n = (int)pp.size();
+  const char* labels[] = {"a cat", "a dog", "a red car", "a bowl of soup", "a mountain", "a tree", "a boat"};
+  const int K = 7;
+  Ctx c(m, kGpuBackend, CUCLIP_DTYPE_F32, 4);
+  cuclip_classifier* clf = nullptr;
+  REQUIRE(cuclip_classifier_create(c.ctx, labels, K, nullptr, 0, &clf) == CUCLIP_OK);
+  for (int round = 0; round < 3; ++round)
+    for (int k : {1, 3, K}) {
+      INFO("round " << round << " k " << k);
+      std::vector<float> probs((size_t)n * K), top_p((size_t)n * k);
+      std::vector<int> top_i((size_t)n * k);
+      std::vector<cuclip_status> st((size_t)n), top_st((size_t)n);
+      CHECK(cuclip_classify_image_files(clf, pp.data(), n, probs.data(), st.data()) == CUCLIP_ERR_IO);
+      CHECK(cuclip_classify_image_files_top_k(clf, pp.data(), n, k, top_i.data(), top_p.data(), top_st.data()) == CUCLIP_ERR_IO);
+      CHECK(top_st == st);
+      for (int i = 0; i < n; ++i) {
+        INFO("image " << i);
+        if (st[(size_t)i] != CUCLIP_OK) {
+          for (int r = 0; r < k; ++r) CHECK((top_i[(size_t)i * k + r] == -1 && std::isnan(top_p[(size_t)i * k + r])));
+          continue;
+        }
+        std::vector<int> want_i((size_t)k);
+        std::vector<float> want_p((size_t)k);
+        REQUIRE(cuclip_top_k(probs.data() + (size_t)i * K, K, k, want_i.data(), want_p.data()) == CUCLIP_OK);
+        CHECK(std::vector<int>(top_i.begin() + (size_t)i * k, top_i.begin() + (size_t)(i + 1) * k) == want_i);
+        CHECK(std::vector<float>(top_p.begin() + (size_t)i * k, top_p.begin() + (size_t)(i + 1) * k) == want_p);
+      }
+    }
+  cuclip_classifier_free(clf);
+  cuclip_model_free(m);
+}
+
 TEST_CASE("gpu_batch_with_failed_items_keeps_the_good_rows_exact", "[gpu_backend]") {
   // Images are preprocessed straight into the upload buffer: a failed first item shifts the good
   // ones inside it, a failed middle item makes them gather. Either way every good row must be
