@@ -208,6 +208,17 @@ if [[ -x $CUCLIP && $DRY != 1 ]]; then
   done
 fi
 
+# --- 4c. image preprocessing on the device (resize, crop, normalize) against the host's --------------
+# (CUCLIP_GPU_RESIZE=0): model-resolution pixels and 640x480 frames, ViT-B/32 ----------------------
+if [[ -x $CUCLIP && $DRY != 1 ]]; then
+  for resize in 1 0; do
+    # shellcheck disable=SC2016  # $1..$4 are bash -c's own arguments
+    step "device resize=$resize" 60 "ViT-B/32, image + image_frame, batches 8-1024, CUCLIP_GPU_RESIZE=$resize" bash -c \
+      'CUCLIP_GPU_RESIZE=$1 "$2" bench --backend cuda --shapes B/32 --batch 8,64,256,1024 --tasks image,image_frame --iters 10 --max-seconds 2 --model-dir "$3" --json > "$4"' \
+      _ "$resize" "$CUCLIP" "$WORK" "$WORK/resize$resize.json"
+  done
+fi
+
 # --- 5. compute-sanitizer on a tiny model's forward ---------------------------------------------
 TINY=$WORK/tiny-f16.cuclip
 IMG=$REPO/tests/data/reference/images/rgb_scene_121x91.jpg
@@ -265,6 +276,13 @@ fi
 d = json.load(open(sys.argv[1]))
 rows = ["%s p50 %.3f ms (min %.3f)" % (r["task"], r["latency_ms_p50"], r["latency_ms_min"]) for m in d["models"] for r in m["results"]]
 print("- batch-1 latency, CUDA graphs %s: %s" % ("on" if sys.argv[2] == "1" else "off", "; ".join(rows)))' "$f" "$g"
+  done
+  for r in 1 0; do
+    f=$WORK/resize$r.json
+    [[ -s $f && -n $PY ]] && "$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+rows = ["%s b%d %.0f/s" % (r["task"], r["batch"], r["images_per_s"]) for m in d["models"] for r in m["results"] if "images_per_s" in r]
+print("- images, resize on the %s: %s" % ("device" if sys.argv[2] == "1" else "host", "; ".join(rows)))' "$f" "$r"
   done
   [[ -s $OUT/e2e_summary.md ]] && sed -n '5,$p' "$OUT/e2e_summary.md"
   echo

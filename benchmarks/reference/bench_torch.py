@@ -8,8 +8,9 @@ Modes:
   eager_f16_sdpa   GPU f16, eager, attn_implementation="sdpa"
   compile_f16      GPU f16, SDPA, torch.compile(mode="max-autotune") of the embedding functions
 
-Tasks (as in cuclip bench): "image" = uint8 RGB pixels at the model resolution -> normalise ->
-get_image_features -> L2 normalise; "text_caption" / "text_full" = tokenise (fast CLIP tokenizer,
+Tasks (as in cuclip bench): "image" = uint8 RGB pixels at the model resolution, already on the
+device -> normalise -> get_image_features -> L2 normalise; "image_host" = the same from pixels in
+host memory, uploaded by each call (what cuclip's "image" starts from: its C API takes host pixels); "text_caption" / "text_full" = tokenise (fast CLIP tokenizer,
 padded to the longest in the batch, truncated at 77) -> get_text_features -> L2 normalise. Each
 configuration: warm-up, then calls until --iters or --max-seconds; throughput = batch / median
 latency; configurations predicted to exceed the budget are skipped and listed.
@@ -148,13 +149,15 @@ def bench(args, model, dtype, emb, tokenizer, image_size):
                 continue
             if args.device == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            if task == "image":
+            if task in ("image", "image_host"):
                 pix = torch.from_numpy(pixel_images(min(batch, 64), image_size))
-                pix = pix[torch.arange(batch) % pix.shape[0]].to(args.device)
+                pix = pix[torch.arange(batch) % pix.shape[0]]
+                if task == "image":
+                    pix = pix.to(args.device)
 
                 def call():
                     with torch.inference_mode():
-                        return emb.image(pix)
+                        return emb.image(pix.to(args.device))  # a no-op for "image"
             else:
                 pool = longs if task == "text_full" else caps
                 texts = [pool[i % len(pool)] for i in range(batch)]
@@ -171,9 +174,9 @@ def bench(args, model, dtype, emb, tokenizer, image_size):
             p50 = pct(ms, 0.5) / 1e3
             sec_per_item = p50 / batch
             r = {"task": task, "batch": batch, "iters": len(ms), "warmup": warmup, "warmup_s": warm,
-                 ("images_per_s" if task == "image" else "texts_per_s"): batch / p50,
+                 ("images_per_s" if task.startswith("image") else "texts_per_s"): batch / p50,
                  "latency_ms_p50": pct(ms, 0.5), "latency_ms_p99": pct(ms, 0.99), "latency_ms_min": ms[0],
-                 "tokens": (image_size // model.config.vision_config.patch_size) ** 2 + 1 if task == "image"
+                 "tokens": (image_size // model.config.vision_config.patch_size) ** 2 + 1 if task.startswith("image")
                  else (77 if task == "text_full" else cap_tokens),
                  "host_peak_rss_bytes": peak_rss()}
             if args.device == "cuda":

@@ -5,6 +5,8 @@
 // warm-up, repeated until --iters calls or --max-seconds, whichever comes first. Throughput is
 // batch / median latency (medians, because the machines we share are noisy); p99 is nearest-rank.
 // Tasks: "image" (RGB8 pixels at the model's resolution: normalisation + vision forward),
+// "image_frame" (640x480 RGB8 camera frames: resize + crop + normalisation + vision forward; on a
+// GPU the resize runs on the device unless CUCLIP_GPU_RESIZE=0),
 // "text_caption" (captions of realistic length, ~10-20 tokens, tokenisation included) and
 // "text_full" (texts truncated to the full context). Configurations predicted to exceed the time
 // budget are skipped and listed with the reason. --image-files adds an end-to-end measurement:
@@ -39,7 +41,7 @@ using nlohmann::json;
 const char* kBenchUsage =
     "usage: cuclip bench [-m MODEL] [--shapes B/32,B/16,L/14,L/14@336,H/14] [--backend auto|cpu|cuda|cuda-emu]\n"
     "                    [--dtype auto|f32|f16|bf16] [--threads N] [--batch 1,8,64,256,1024]\n"
-    "                    [--tasks image,text_caption,text_full] [--iters N] [--warmup N] [--max-seconds S]\n"
+    "                    [--tasks image,image_frame,text_caption,text_full] [--iters N] [--warmup N] [--max-seconds S]\n"
     "                    [--image-files DIR_OR_LIST] [--model-dir DIR] [--file-dtype auto|f32|f16|bf16] [--json]\n"
     "Measures images/s and texts/s, latency p50/p99 per batch size and peak memory.\n"
     "Without -m: the standard shapes with random weights written to --model-dir (default: a temporary\n"
@@ -48,7 +50,8 @@ const char* kBenchUsage =
     "batches predicted to exceed it are skipped and listed. --json prints one JSON object whose\n"
     "throughput keys end in _per_s.\n";
 
-constexpr int kMinIters = 3;  // a configuration is only started if warm-up + this many calls fit the budget
+constexpr int kMinIters = 3;
+constexpr int kFrameWidth = 640, kFrameHeight = 480;  // the image_frame task's camera frames  // a configuration is only started if warm-up + this many calls fit the budget
 
 struct Options {
   Common common;
@@ -181,13 +184,13 @@ std::vector<std::string> long_texts(int n) {
 }
 
 // Images with structure (gradients plus a per-image pattern), not constants.
-std::vector<std::vector<uint8_t>> pixel_images(int n, int S) {
-  std::vector<std::vector<uint8_t>> out(n, std::vector<uint8_t>((size_t)S * S * 3));
+std::vector<std::vector<uint8_t>> pixel_images(int n, int W, int H) {
+  std::vector<std::vector<uint8_t>> out(n, std::vector<uint8_t>((size_t)W * H * 3));
   for (int i = 0; i < n; ++i)
-    for (int y = 0; y < S; ++y)
-      for (int x = 0; x < S; ++x)
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x)
         for (int c = 0; c < 3; ++c)
-          out[i][((size_t)y * S + x) * 3 + c] = (uint8_t)((x * (c + 1) + y * (3 - c) + 37 * i + ((x ^ y) & 15) * 5) & 255);
+          out[i][((size_t)y * W + x) * 3 + c] = (uint8_t)((x * (c + 1) + y * (3 - c) + 37 * i + ((x ^ y) & 15) * 5) & 255);
   return out;
 }
 
@@ -240,7 +243,7 @@ struct Predictor {
 };
 
 double task_flops(const cuclip::ModelConfig& c, const std::string& task, int caption_tokens) {
-  if (task == "image") return cuclip::image_forward_flops(c);
+  if (task == "image" || task == "image_frame") return cuclip::image_forward_flops(c);
   return cuclip::text_forward_flops(c, task == "text_full" ? c.text.context_length : caption_tokens);
 }
 
@@ -331,15 +334,17 @@ json bench_model(const Options& o, const ModelRun& run, Predictor& pred, DeviceM
       std::vector<std::vector<uint8_t>> pix;
       std::vector<cuclip_image_view> views;
       std::vector<const char*> texts;
-      if (task == "image") {
-        pix = pixel_images(std::min(batch, 64), S);  // 64 distinct images, reused in larger batches
-        for (int i = 0; i < batch; ++i) views.push_back({pix[i % pix.size()].data(), S, S, 0, CUCLIP_PIXELS_RGB8});
+      const bool image_task = task == "image" || task == "image_frame";
+      if (image_task) {
+        const int W = task == "image" ? S : kFrameWidth, H = task == "image" ? S : kFrameHeight;
+        pix = pixel_images(std::min(batch, 64), W, H);  // 64 distinct images, reused in larger batches
+        for (int i = 0; i < batch; ++i) views.push_back({pix[i % pix.size()].data(), W, H, 0, CUCLIP_PIXELS_RGB8});
       } else {
         const auto& pool = task == "text_full" ? longs : caps;
         for (int i = 0; i < batch; ++i) texts.push_back(pool[i % pool.size()].c_str());
       }
       auto call = [&] {
-        return task == "image" ? cuclip_encode_image_pixels(ctx, views.data(), batch, emb.data(), st.data())
+        return image_task ? cuclip_encode_image_pixels(ctx, views.data(), batch, emb.data(), st.data())
                                : cuclip_encode_texts(ctx, texts.data(), batch, emb.data(), st.data());
       };
       Timing t;
@@ -354,12 +359,12 @@ json bench_model(const Options& o, const ModelRun& run, Predictor& pred, DeviceM
         pred.learn(sec_per_item, flops);
         r["iters"] = t.ms.size();
         r["warmup"] = warmup;
-        r[task == "image" ? "images_per_s" : "texts_per_s"] = batch / p50;
+        r[image_task ? "images_per_s" : "texts_per_s"] = batch / p50;
         r["latency_ms_p50"] = t.p(0.5);
         r["latency_ms_p99"] = t.p(0.99);
         r["latency_ms_min"] = t.ms.front();
         r["achieved_gflops"] = flops * batch / p50 / 1e9;
-        r["tokens"] = task == "image" ? cfg.vision.tokens() : task == "text_full" ? cfg.text.context_length : cap_tokens;
+        r["tokens"] = image_task ? cfg.vision.tokens() : task == "text_full" ? cfg.text.context_length : cap_tokens;
         r["host_peak_rss_bytes"] = peak_rss_bytes();
         if (dev && *backend_used != "cpu") {
           const int64_t used = dev->used();
@@ -516,7 +521,7 @@ Options parse(Args& a) {
     else throw UsageError{"unknown option '" + f + "'"};
   }
   for (const std::string& t : o.tasks)
-    if (t != "image" && t != "text_caption" && t != "text_full") throw UsageError{"--tasks: unknown task '" + t + "'"};
+    if (t != "image" && t != "image_frame" && t != "text_caption" && t != "text_full") throw UsageError{"--tasks: unknown task '" + t + "'"};
   if (o.batches.empty()) throw UsageError{"--batch needs at least one batch size"};
   std::sort(o.batches.begin(), o.batches.end());
   o.batches.erase(std::unique(o.batches.begin(), o.batches.end()), o.batches.end());
