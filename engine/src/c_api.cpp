@@ -181,14 +181,14 @@ void for_each_item(const cuclip_context* ctx, int n, Status* st, Item&& item) {
   }
 }
 
-// Image batches. Every entry point gives `decode(i, img::Image*) -> Status`, item i decoded (or
-// its error, naming the item). A failed item never affects the others: it gets its status and a
-// NaN row, and the good ones run through the forward in chunks of max_batch.
-// With a classifier that has a device head, out receives probabilities [n, K] instead.
-//
-// On a backend that resizes on its device, see encode_images_resized; otherwise every item is
-// preprocessed here, to normalized floats or, for a backend that normalizes on its device
-// (Backend::takes_u8_pixels), to the uint8 images rgb[n, S, S, 3].
+// An image the caller's memory holds as it is: RGB or L, `stride` bytes per row.
+struct BorrowedPixels {
+  const uint8_t* px = nullptr;
+  size_t stride = 0;
+  int width = 0, height = 0;
+  img::Mode mode = img::Mode::RGB;
+};
+
 // What an image batch produces: embeddings [n, D] without a classifier; with one (that has a device
 // head) probabilities [n, K], or with top_k > 0 the top_k best classes, probabilities in out
 // [n, top_k] and class indices in out_idx [n, top_k] (-1 for a failed image).
@@ -210,6 +210,15 @@ template <class Decode>
 cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Decode& decode,
                                     const ImageTask& task);
 
+// Image batches. Every entry point gives `decode(i, img::Image*, BorrowedPixels*) -> Status`: item
+// i decoded (or its error, naming the item); with a non-null BorrowedPixels, an item whose pixels
+// the caller holds in RGB or L may be described there instead of copied into the Image. A failed
+// item never affects the others: it gets its status and a NaN row, and the good ones run through
+// the forward in chunks of max_batch.
+//
+// On a backend that resizes on its device, see encode_images_resized; otherwise every item is
+// preprocessed here, to normalized floats or, for a backend that normalizes on its device
+// (Backend::takes_u8_pixels), to the uint8 images rgb[n, S, S, 3].
 template <class Decode>
 cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Decode&& decode,
                                  const ImageTask& task = {}) {
@@ -236,7 +245,7 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
   std::vector<Status> st((size_t)n);
   for_each_item(ctx, n, st.data(), [&](int i) {
     img::Image im;
-    Status s = decode(i, &im);
+    Status s = decode(i, &im, nullptr);
     if (s.ok() && u8) {
       std::vector<uint8_t> one;
       s = img::preprocess_u8(im, preset, &one);
@@ -298,6 +307,7 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
     if (!img::plan_resample(square, p, &identity)) return fail(CUCLIP_ERR_INTERNAL, "no identity resize plan");
   }
   std::vector<img::Image> ims((size_t)std::min(mb, std::max(n, 1)));
+  std::vector<BorrowedPixels> views(ims.size());  // caller pixels used in place (no copy)
   std::vector<img::ResamplePlan> plans(ims.size());
   std::vector<std::vector<uint8_t>> host_rgb(ims.size());
   std::vector<char> on_device(ims.size());
@@ -306,13 +316,24 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
   std::vector<int32_t> idx(task.out_idx ? (size_t)mb * D : 0);
   for (int start = 0; start < n; start += mb) {
     const int m = std::min(mb, n - start);
+    // The host pipeline for item i: on a borrowed view, the copy into an Image comes first.
+    auto host_preprocess = [&](int i) {
+      if (views[(size_t)i].px) {
+        views[(size_t)i] = {};
+        CUCLIP_TRY(decode(start + i, &ims[(size_t)i], nullptr));
+      }
+      host_rgb[(size_t)i].clear();
+      return img::preprocess_u8(ims[(size_t)i], preset, &host_rgb[(size_t)i]);
+    };
     for_each_item(ctx, m, st.data(), [&](int i) {
       ims[(size_t)i] = img::Image{};
-      host_rgb[(size_t)i].clear();
-      Status s = active.ok() ? decode(start + i, &ims[(size_t)i]) : active;
-      on_device[(size_t)i] = s.ok() && img::plan_resample(ims[(size_t)i], preset, &plans[(size_t)i]);
-      if (s.ok() && !on_device[(size_t)i]) s = img::preprocess_u8(ims[(size_t)i], preset, &host_rgb[(size_t)i]);
-      return s;
+      views[(size_t)i] = {};
+      CUCLIP_TRY(active);
+      CUCLIP_TRY(decode(start + i, &ims[(size_t)i], &views[(size_t)i]));
+      const BorrowedPixels& v = views[(size_t)i];
+      on_device[(size_t)i] = v.px ? img::plan_resample(v.width, v.height, v.mode, false, preset, &plans[(size_t)i])
+                                  : img::plan_resample(ims[(size_t)i], preset, &plans[(size_t)i]);
+      return on_device[(size_t)i] ? Status::Ok() : host_preprocess(i);
     });
     // Lay the good items out in order, on the device path while the staging budget lasts.
     const size_t budget = ctx->be->resize_budget();
@@ -322,8 +343,7 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
       if (!st[(size_t)i].ok()) continue;
       if (on_device[(size_t)i] && !layout.fits(plans[(size_t)i], budget)) {
         on_device[(size_t)i] = false;
-        host_rgb[(size_t)i].clear();
-        st[(size_t)i] = img::preprocess_u8(ims[(size_t)i], preset, &host_rgb[(size_t)i]);
+        st[(size_t)i] = host_preprocess(i);
         if (!st[(size_t)i].ok()) continue;
       }
       layout.add(on_device[(size_t)i] ? plans[(size_t)i] : identity);
@@ -345,7 +365,13 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
         const int i = rows[(size_t)j];
         size_t stride = (size_t)3 * S;
         const uint8_t* src = host_rgb[(size_t)i].data();
-        if (on_device[(size_t)i]) src = resize_source(ims[(size_t)i], plans[(size_t)i], &stride);
+        const img::ResamplePlan& p = plans[(size_t)i];
+        if (on_device[(size_t)i] && views[(size_t)i].px) {
+          stride = views[(size_t)i].stride;
+          src = views[(size_t)i].px + (size_t)p.src_y0 * stride + (size_t)p.src_x0 * p.channels;
+        } else if (on_device[(size_t)i]) {
+          src = resize_source(ims[(size_t)i], p, &stride);
+        }
         write_resize_item(layout, j, on_device[(size_t)i] ? plans[(size_t)i] : identity, src, stride, staging);
         return Status::Ok();
       });
@@ -364,7 +390,7 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
       }
       for_each_item(ctx, B, written.data(), [&](int j) {
         const int i = rows[(size_t)j];
-        if (on_device[(size_t)i]) CUCLIP_TRY(img::preprocess_u8(ims[(size_t)i], preset, &host_rgb[(size_t)i]));
+        if (on_device[(size_t)i]) CUCLIP_TRY(host_preprocess(i));
         std::copy(host_rgb[(size_t)i].begin(), host_rgb[(size_t)i].end(), rgb + (size_t)j * px);
         return Status::Ok();
       });
@@ -389,6 +415,7 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
       }
       if (in_batch) ++j;
       ims[(size_t)i] = img::Image{};  // decoded images live for one chunk only
+      views[(size_t)i] = {};
     }
   }
   return r.finish(statuses, "image");
@@ -396,7 +423,7 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
 
 // decode for image files: read and decode (only what the preset reads, for JPEG).
 auto decode_files(cuclip_context* ctx, const char* const* paths) {
-  return [=](int i, img::Image* im) -> Status {
+  return [=](int i, img::Image* im, BorrowedPixels*) -> Status {
     if (!paths[i]) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "path is NULL");
     std::vector<uint8_t> bytes;
     Status s = read_file(paths[i], 1ull << 31, &bytes);
@@ -571,7 +598,7 @@ cuclip_status cuclip_encode_image_buffers(cuclip_context* ctx, const void* const
                                           cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && (!data || !sizes)) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "data and sizes must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](int i, img::Image* im) -> Status {
+    return encode_images_impl(ctx, n, out, statuses, [&](int i, img::Image* im, BorrowedPixels*) -> Status {
       if (!data[i]) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "buffer is NULL");
       return img::decode_memory_for_preset(static_cast<const uint8_t*>(data[i]), sizes[i], decode_options(ctx),
                                            ctx->model->preset(), im);
@@ -582,7 +609,7 @@ cuclip_status cuclip_encode_image_buffers(cuclip_context* ctx, const void* const
 cuclip_status cuclip_encode_image_pixels(cuclip_context* ctx, const cuclip_image_view* images, int n, float* out, cuclip_status* statuses) {
   return guarded([&] {
     if (n > 0 && !images) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "images must not be NULL");
-    return encode_images_impl(ctx, n, out, statuses, [&](int i, img::Image* im) -> Status {
+    return encode_images_impl(ctx, n, out, statuses, [&](int i, img::Image* im, BorrowedPixels* borrow) -> Status {
       const cuclip_image_view& v = images[i];
       int format_value;
       std::memcpy(&format_value, &v.format, sizeof format_value);
@@ -591,6 +618,12 @@ cuclip_status cuclip_encode_image_pixels(cuclip_context* ctx, const cuclip_image
       if (!v.pixels) return Err(CUCLIP_ERR_INVALID_ARGUMENT, "pixels is NULL");
       if ((uint64_t)std::max(v.width, 0) * (uint64_t)std::max(v.height, 0) > ctx->params.max_image_pixels)
         return Err(CUCLIP_ERR_LIMIT_EXCEEDED, "image of " + std::to_string(v.width) + "x" + std::to_string(v.height) + " exceeds the pixel limit");
+      if (borrow && ch != 4 && v.width > 0 && v.height > 0 && (v.stride == 0 || v.stride >= v.width * ch)) {
+        // RGB or L, valid geometry: the device path reads the caller's rows where they are.
+        *borrow = {v.pixels, v.stride ? (size_t)v.stride : (size_t)v.width * ch, v.width, v.height,
+                   ch == 3 ? img::Mode::RGB : img::Mode::L};
+        return Status::Ok();
+      }
       return img::from_pixels(v.pixels, v.width, v.height, v.stride, ch, im);
     });
   });

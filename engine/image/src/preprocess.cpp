@@ -143,35 +143,40 @@ Status preprocess_u8(const Image& img, const Preset& p, std::vector<uint8_t>* rg
 }
 
 bool plan_resample(const Image& img, const Preset& p, ResamplePlan* plan) {
-  if (!plan || p.size <= 0 || p.size > 16384 || p.resize_size < 0 || p.resize_size > 65536) return false;
-  if (p.interp != Interp::Bicubic && p.interp != Interp::Bilinear) return false;
-  if (img.mode != Mode::RGB && img.mode != Mode::L) return false;
-  // transformers' order composites transparency over white before resizing; openai's drops it.
-  if (p.order == Order::RgbThenResizeCrop && img.has_transparency) return false;
   if (img.width <= 0 || img.height <= 0 ||
       img.pixels.size() != (size_t)img.width * img.height * bytes_per_pixel(img.mode))
     return false;
-  const CropGeometry g = crop_geometry(img.width, img.height, p);
+  return plan_resample(img.width, img.height, img.mode, img.has_transparency, p, plan);
+}
+
+bool plan_resample(int width, int height, Mode mode, bool has_transparency, const Preset& p, ResamplePlan* plan) {
+  if (!plan || p.size <= 0 || p.size > 16384 || p.resize_size < 0 || p.resize_size > 65536) return false;
+  if (p.interp != Interp::Bicubic && p.interp != Interp::Bilinear) return false;
+  if (mode != Mode::RGB && mode != Mode::L) return false;
+  // transformers' order composites transparency over white before resizing; openai's drops it.
+  if (p.order == Order::RgbThenResizeCrop && has_transparency) return false;
+  if (width <= 0 || height <= 0) return false;
+  const CropGeometry g = crop_geometry(width, height, p);
   if (!p.center_crop && (g.rw != p.size || g.rh != p.size)) return false;
   const int x0 = g.x0(), x1 = g.x1(), y0 = g.y0(), y1 = g.y1();
   if (x0 >= x1 || y0 >= y1) return false;
-  const SourceWindow sw = resize_source_window(img.width, img.height, g.rw, g.rh, p.interp, x0, y0, x1, y1);
+  const SourceWindow sw = resize_source_window(width, height, g.rw, g.rh, p.interp, x0, y0, x1, y1);
   ResamplePlan r;
-  r.channels = img.mode == Mode::RGB ? 3 : 1;  // L -> RGB replicates, which commutes with resampling
+  r.channels = mode == Mode::RGB ? 3 : 1;  // L -> RGB replicates, which commutes with resampling
   r.src_x0 = sw.x0;
   r.src_y0 = sw.y0;
   r.src_w = sw.x1 - sw.x0;
   r.src_h = sw.y1 - sw.y0;
   // resample_window's rule (resample.cpp); with one axis unchanged either order is exact.
-  r.vertical_first = g.rh != img.height && g.rh < img.height && (img.height - g.rh) > 2 * (img.width - g.rw);
+  r.vertical_first = g.rh != height && g.rh < height && (height - g.rh) > 2 * (width - g.rw);
   r.win_w = x1 - x0;
   r.win_h = y1 - y0;
   r.dst_x = x0 - g.left;
   r.dst_y = y0 - g.top;
   r.size = p.size;
   r.fill = (uint8_t)p.fill;  // crop_or_pad's byte, in every channel of either order
-  plan_axis_taps(img.width, g.rw, p.interp, x0, x1, sw.x0, &r.h);
-  plan_axis_taps(img.height, g.rh, p.interp, y0, y1, sw.y0, &r.v);
+  plan_axis_taps(width, g.rw, p.interp, x0, x1, sw.x0, &r.h);
+  plan_axis_taps(height, g.rh, p.interp, y0, y1, sw.y0, &r.v);
   *plan = std::move(r);
   return true;
 }

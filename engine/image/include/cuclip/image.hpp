@@ -160,6 +160,9 @@ struct ResamplePlan {
 // for what only preprocess_u8 does: palette, bilevel, 16-bit, CMYK and alpha images, transparency
 // composited over white (transformers' order), NEAREST, and presets preprocess_u8 refuses.
 bool plan_resample(const Image& img, const Preset& p, ResamplePlan* plan);
+// The same for the pixels of a width x height image of `mode` held elsewhere (the C API's caller
+// pixels): the plan depends only on the geometry, the mode and the transparency flag.
+bool plan_resample(int width, int height, Mode mode, bool has_transparency, const Preset& p, ResamplePlan* plan);
 // The plan executed on the host, the reference of the device kernel: src points at the window's
 // first pixel (src_x0, src_y0) with rows `stride` bytes apart; out_rgb receives size x size x 3.
 void run_resample_plan(const ResamplePlan& plan, const uint8_t* src, size_t stride, uint8_t* out_rgb);
