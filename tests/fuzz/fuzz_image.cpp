@@ -5,7 +5,8 @@
 // preprocess (the C API's buffers) and preprocess_buffers (the batch path, which may let the JPEG
 // decoder downscale for the preset). Oracles: a decoded image's buffer matches its size and mode;
 // a refused one is empty; the batch path writes NaN on failure and, for every format but JPEG (whose
-// decoder may downscale for the preset), exactly the single path's floats on success.
+// decoder may downscale for the preset), exactly the single path's floats on success; where the
+// device-resize planner accepts an image, its plan executed on the host gives preprocess_u8's bytes.
 #include <cmath>
 #include <cstring>
 
@@ -45,7 +46,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (ps.ok())
       for (float v : single) FUZZ_CHECK(std::isfinite(v));
     std::vector<uint8_t> rgb;
-    cuclip_fuzz::check_refusal(img::preprocess_u8(im, p, &rgb));
+    const Status us = img::preprocess_u8(im, p, &rgb);
+    cuclip_fuzz::check_refusal(us);
+    // The device path's plan (kernels/resize.cu runs it; run_resample_plan is its host twin) must
+    // give preprocess_u8's bytes exactly wherever it accepts an image.
+    img::ResamplePlan plan;
+    if (img::plan_resample(im, p, &plan)) {
+      FUZZ_CHECK(us.ok());
+      FUZZ_CHECK(plan.src_x0 >= 0 && plan.src_y0 >= 0 && plan.src_x0 + plan.src_w <= im.width &&
+                 plan.src_y0 + plan.src_h <= im.height);
+      const size_t stride = (size_t)im.width * plan.channels;
+      std::vector<uint8_t> dev(rgb.size());
+      img::run_resample_plan(plan, im.pixels.data() + plan.src_y0 * stride + (size_t)plan.src_x0 * plan.channels, stride,
+                             dev.data());
+      FUZZ_CHECK(dev == rgb);
+    }
   }
   std::vector<float> batch((size_t)3 * p.size * p.size, 0.0f);
   Status bs;

@@ -178,3 +178,24 @@ TEST_CASE("randomly_corrupted_files_of_every_format_decode_or_fail_cleanly", "[i
     CHECK(ok + failed == 150);
   }
 }
+
+TEST_CASE("extreme_aspect_ratios_whose_resized_side_overflows_int_are_limit_exceeded", "[image]") {
+  // 1 x 10,000,000 resized so that its short side is 224 would be 2.24e9 pixels long: more than an
+  // int holds (Pillow cannot allocate it either). Refused with a clear error, on the host and by
+  // the device planner; one that still fits is processed.
+  std::vector<uint8_t> px(10000000, 77);
+  cuclip::img::Image tall;
+  REQUIRE(cuclip::img::from_pixels(px.data(), 1, (int)px.size(), 0, 1, &tall).ok());
+  const cuclip::img::Preset p = cuclip::img::openai_preset(224);
+  std::vector<uint8_t> rgb;
+  const cuclip::Status s = cuclip::img::preprocess_u8(tall, p, &rgb);
+  CHECK(s.code == CUCLIP_ERR_LIMIT_EXCEEDED);
+  CHECK(s.message.find("1x10000000") != std::string::npos);
+  cuclip::img::ResamplePlan plan;
+  CHECK_FALSE(cuclip::img::plan_resample(tall, p, &plan));
+  cuclip::img::Image ok;
+  REQUIRE(cuclip::img::from_pixels(px.data(), 1, 1000000, 0, 1, &ok).ok());  // 2.24e8 long: fits
+  REQUIRE(cuclip::img::preprocess_u8(ok, p, &rgb).ok());
+  CHECK(rgb.size() == 224u * 224u * 3u);
+  CHECK(rgb[0] == 77);
+}

@@ -37,7 +37,10 @@ Preset hf_clip_preset(int size) {
   return p;
 }
 
-void resized_size(int width, int height, const Preset& p, int* out_w, int* out_h) {
+namespace {
+
+// resized_size in 64 bits: an extreme aspect ratio makes the long side overflow an int.
+void resized_size64(int width, int height, const Preset& p, int64_t* out_w, int64_t* out_h) {
   const int target = p.resize_size > 0 ? p.resize_size : p.size;
   if (p.resize_mode == ResizeMode::Squash) {
     *out_w = *out_h = target;
@@ -45,7 +48,7 @@ void resized_size(int width, int height, const Preset& p, int* out_w, int* out_h
     // torchvision / transformers: new_long = int(size * long / short), true division in double.
     const bool w_short = width <= height;
     const int s = w_short ? width : height, l = w_short ? height : width;
-    const int new_long = (int)((double)((int64_t)target * l) / s);
+    const int64_t new_long = (int64_t)((double)((int64_t)target * l) / s);
     *out_w = w_short ? target : new_long;
     *out_h = w_short ? new_long : target;
   } else {
@@ -53,11 +56,22 @@ void resized_size(int width, int height, const Preset& p, int* out_w, int* out_h
     // with Python's round (half to even).
     const double rh = (double)height / target, rw = (double)width / target;
     const double ratio = std::max(rh, rw);
-    *out_h = (int)std::nearbyint(height / ratio);
-    *out_w = (int)std::nearbyint(width / ratio);
+    *out_h = (int64_t)std::nearbyint(height / ratio);
+    *out_w = (int64_t)std::nearbyint(width / ratio);
   }
-  *out_w = std::max(*out_w, 1);
-  *out_h = std::max(*out_h, 1);
+  *out_w = std::max<int64_t>(*out_w, 1);
+  *out_h = std::max<int64_t>(*out_h, 1);
+}
+
+constexpr int64_t kMaxResizedSide = std::numeric_limits<int>::max();
+
+}  // namespace
+
+void resized_size(int width, int height, const Preset& p, int* out_w, int* out_h) {
+  int64_t w = 0, h = 0;
+  resized_size64(width, height, p, &w, &h);
+  *out_w = (int)std::min(w, kMaxResizedSide);
+  *out_h = (int)std::min(h, kMaxResizedSide);
 }
 
 namespace {
@@ -78,6 +92,7 @@ int crop_offset(int n, int s, CropRounding r) {
 // past the resized rw x rh image (padding).
 struct CropGeometry {
   int rw = 0, rh = 0, left = 0, top = 0, w = 0, h = 0;
+  bool too_large = false;  // the resized image has a side beyond an int: nothing can be computed
   int x0() const { return std::max(0, left); }
   int x1() const { return std::min(rw, left + w); }
   int y0() const { return std::max(0, top); }
@@ -86,7 +101,12 @@ struct CropGeometry {
 
 CropGeometry crop_geometry(int width, int height, const Preset& p) {
   CropGeometry g;
-  resized_size(width, height, p, &g.rw, &g.rh);
+  int64_t w = 0, h = 0;
+  resized_size64(width, height, p, &w, &h);
+  g.too_large = w > kMaxResizedSide || h > kMaxResizedSide;
+  if (g.too_large) return g;
+  g.rw = (int)w;
+  g.rh = (int)h;
   g.w = g.rw;
   g.h = g.rh;
   if (p.center_crop) {
@@ -99,6 +119,9 @@ CropGeometry crop_geometry(int width, int height, const Preset& p) {
 
 Status resized_crop(const Image& img, const Preset& p, Image* out) {
   const CropGeometry g = crop_geometry(img.width, img.height, p);
+  if (g.too_large)
+    return Err(CUCLIP_ERR_LIMIT_EXCEEDED, "preprocess: a " + std::to_string(img.width) + "x" + std::to_string(img.height) +
+                                              " image resizes to a side longer than 2^31 - 1 pixels (aspect ratio too extreme)");
   const int rw = g.rw, rh = g.rh, left = g.left, top = g.top, w = g.w, h = g.h;
   if (!p.center_crop && (rw != p.size || rh != p.size))
     return Err(CUCLIP_ERR_INVALID_ARGUMENT, "preset without center crop must resize to size x size");
@@ -117,7 +140,7 @@ Status resized_crop(const Image& img, const Preset& p, Image* out) {
 
 SourceWindow source_window_for_preset(int width, int height, const Preset& p) {
   const CropGeometry g = crop_geometry(width, height, p);
-  if (g.x0() >= g.x1() || g.y0() >= g.y1()) return {0, width, 0, height};
+  if (g.too_large || g.x0() >= g.x1() || g.y0() >= g.y1()) return {0, width, 0, height};
   return resize_source_window(width, height, g.rw, g.rh, p.interp, g.x0(), g.y0(), g.x1(), g.y1());
 }
 
@@ -157,7 +180,7 @@ bool plan_resample(int width, int height, Mode mode, bool has_transparency, cons
   if (p.order == Order::RgbThenResizeCrop && has_transparency) return false;
   if (width <= 0 || height <= 0) return false;
   const CropGeometry g = crop_geometry(width, height, p);
-  if (!p.center_crop && (g.rw != p.size || g.rh != p.size)) return false;
+  if (g.too_large || (!p.center_crop && (g.rw != p.size || g.rh != p.size))) return false;
   const int x0 = g.x0(), x1 = g.x1(), y0 = g.y0(), y1 = g.y1();
   if (x0 >= x1 || y0 >= y1) return false;
   const SourceWindow sw = resize_source_window(width, height, g.rw, g.rh, p.interp, x0, y0, x1, y1);

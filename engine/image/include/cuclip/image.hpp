@@ -153,7 +153,7 @@ struct ResamplePlan {
   Taps h, v;                    // h: one per window column (win_w), v: one per window row (win_h)
   // Bytes of the intermediate image between the passes.
   size_t tmp_bytes() const {
-    return (size_t)(vertical_first ? src_w * win_h : win_w * src_h) * channels;
+    return (vertical_first ? (size_t)src_w * win_h : (size_t)win_w * src_h) * channels;
   }
 };
 // Fills *plan for an RGB or L image under a bicubic or bilinear preset. False (plan untouched)
