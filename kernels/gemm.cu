@@ -18,6 +18,9 @@
 //     all out. The epilogue writes only in-range elements.
 // Two tile shapes: 128x128 (8 warps of 64x32) for large problems, 64x64 (4 warps of 32x32) when
 // the large tiles would leave most of the GPU's SMs idle (small batches).
+// The A operand comes from a producer (RowMajorA: cp.async from a matrix; PatchA: the patch
+// embedding's implicit im2col, built in shared memory from the uint8 images, so the [B*N, 3*P*P]
+// column matrix never exists in global memory).
 // Version history: v1 (this file) the above; earlier CUDA-core versions live in
 // benchmarks/kernels/gemm_lab.cu.
 //
@@ -27,6 +30,7 @@
 #include "kernels/gemm.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #if defined(__CUDACC__)
@@ -125,12 +129,62 @@ __device__ __forceinline__ void load_slice(unsigned char* tile, const uint16_t* 
   }
 }
 
-template <class T, class S>
+// The A operand's producers: load<ROWS, THREADS>(tile, r0, k0) fills the swizzled smem tile of rows
+// [r0, r0 + ROWS) x K-slice [k0, k0 + kGemmBK), zeros outside [M, K).
+// A row-major [M, K] matrix in global memory, streamed by cp.async (joins the commit groups).
+struct RowMajorA {
+  const uint16_t* bits;
+  int M, K;
+  template <int ROWS, int THREADS>
+  __device__ __forceinline__ void load(unsigned char* tile, int r0, int k0) const {
+    load_slice<ROWS, THREADS>(tile, bits, M, K, r0, k0);
+  }
+};
+
+template <class T>
+__device__ __forceinline__ uint32_t pack2(T lo, T hi) {
+  uint16_t a, b;
+  memcpy(&a, &lo, 2);
+  memcpy(&b, &hi, 2);
+  return static_cast<uint32_t>(a) | static_cast<uint32_t>(b) << 16;
+}
+
+// Implicit im2col: the rows of im2col_u8_kernel (embed.cu) built straight in shared memory from the
+// uint8 images rgb[B, S, S, 3] and the normalization table lut[3 * 256], rounded to T exactly as
+// that kernel stores them. Row b*G*G + py*G + px, column c*P*P + y*P + x; with P a multiple of 8, a
+// 16-byte chunk (8 columns) is 8 neighbouring pixels of one image row and channel. Plain loads and
+// 16-byte shared stores (the bytes are strided by 3 and need the table, so no cp.async); they land
+// in a stage no warp reads until a later barrier, as the cp.async copies do.
+template <class T>
+struct PatchA {
+  const uint8_t* rgb;
+  const float* lut;
+  int S, P, G, M, K;
+  template <int ROWS, int THREADS>
+  __device__ __forceinline__ void load(unsigned char* tile, int r0, int k0) const {
+    const int PP = P * P, N = G * G;
+    for (int i = threadIdx.x; i < ROWS * kChunksPerRow; i += THREADS) {
+      const int row = i / kChunksPerRow, chunk = i % kChunksPerRow;
+      const int gr = r0 + row, gk = k0 + chunk * 8;
+      uint32_t w[4] = {0, 0, 0, 0};
+      if (gr < M && gk < K) {
+        const int b = gr / N, py = (gr % N) / G, px = gr % G;
+        const int c = gk / PP, y = (gk % PP) / P, x = gk % P;
+        const uint8_t* src = rgb + ((static_cast<size_t>(b) * S + py * P + y) * S + px * P + x) * 3 + c;
+        const float* t = lut + c * 256;
+        CUCLIP_GEMM_UNROLL
+        for (int e = 0; e < 4; ++e) w[e] = pack2(Tc<T>::round(t[src[6 * e]]), Tc<T>::round(t[src[6 * e + 3]]));
+      }
+      *reinterpret_cast<uint4*>(tile + swizzled(row, chunk)) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+  }
+};
+
+template <class T, class S, class ALoader>
 __global__ void __launch_bounds__(S::kThreads)
-    gemm_tc_kernel(int M, int N, int K, const T* A, const T* W, const float* bias, Epilogue epi, const T* residual,
-                   T* C) {
+    gemm_tc_kernel(int M, int N, int K, ALoader a_loader, const T* W, const float* bias, Epilogue epi,
+                   const T* residual, T* C) {
   unsigned char* smem = dynamic_smem<unsigned char>();
-  const uint16_t* a_bits = reinterpret_cast<const uint16_t*>(A);
   const uint16_t* w_bits = reinterpret_cast<const uint16_t*>(W);
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
   const int m0 = blockIdx.y * S::BM, n0 = blockIdx.x * S::BN;
@@ -141,7 +195,7 @@ __global__ void __launch_bounds__(S::kThreads)
   auto w_tile = [&](int stage) { return smem + stage * S::kStageBytes + S::BM * kGemmBK * 2; };
   auto load_stage = [&](int slice) {
     const int stage = slice % kGemmStages;
-    load_slice<S::BM, S::kThreads>(a_tile(stage), a_bits, M, K, m0, slice * kGemmBK);
+    a_loader.template load<S::BM, S::kThreads>(a_tile(stage), m0, slice * kGemmBK);
     load_slice<S::BN, S::kThreads>(w_tile(stage), w_bits, N, K, n0, slice * kGemmBK);
   };
 
@@ -274,10 +328,10 @@ __global__ void __launch_bounds__(kF32Threads)
 }
 
 // --- launchers ------------------------------------------------------------------------------------
-template <class T, class S>
-Status launch_tc(int M, int N, int K, const void* A, const void* W, const float* bias, Epilogue epi,
+template <class T, class S, class ALoader>
+Status launch_tc(int M, int N, int K, const ALoader& a, const void* W, const float* bias, Epilogue epi,
                  const void* residual, void* C, cudaStream_t stream) {
-  auto kernel = gemm_tc_kernel<T, S>;
+  auto kernel = gemm_tc_kernel<T, S, ALoader>;
   if (S::kSmemBytes > 48 * 1024) {
     const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmemBytes);
     if (e != cudaSuccess) {
@@ -287,16 +341,16 @@ Status launch_tc(int M, int N, int K, const void* A, const void* W, const float*
     }
   }
   const dim3 grid(ceil_div(N, S::BN), ceil_div(M, S::BM));
-  return CUCLIP_LAUNCH(kernel, grid, dim3(S::kThreads), S::kSmemBytes, stream, M, N, K, static_cast<const T*>(A),
-                       static_cast<const T*>(W), bias, epi, static_cast<const T*>(residual), static_cast<T*>(C));
+  return CUCLIP_LAUNCH(kernel, grid, dim3(S::kThreads), S::kSmemBytes, stream, M, N, K, a, static_cast<const T*>(W),
+                       bias, epi, static_cast<const T*>(residual), static_cast<T*>(C));
 }
 
-template <class T>
-Status launch_tc_for_shape(int M, int N, int K, const void* A, const void* W, const float* bias, Epilogue epi,
+template <class T, class ALoader>
+Status launch_tc_for_shape(int M, int N, int K, const ALoader& a, const void* W, const float* bias, Epilogue epi,
                            const void* residual, void* C, cudaStream_t stream) {
   const long large_tiles = static_cast<long>(ceil_div(M, LargeTile::BM)) * ceil_div(N, LargeTile::BN);
-  if (large_tiles < kH200Sms) return launch_tc<T, SmallTile>(M, N, K, A, W, bias, epi, residual, C, stream);
-  return launch_tc<T, LargeTile>(M, N, K, A, W, bias, epi, residual, C, stream);
+  if (large_tiles < kH200Sms) return launch_tc<T, SmallTile>(M, N, K, a, W, bias, epi, residual, C, stream);
+  return launch_tc<T, LargeTile>(M, N, K, a, W, bias, epi, residual, C, stream);
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
@@ -337,8 +391,34 @@ Status gemm_forward(gpu::DType dt, int M, int N, int K, const void* A, const voi
                std::string(who) + "K=" + std::to_string(K) + " is not a multiple of 8 (f16/bf16 rows load in 16-byte pieces)");
   }
   if (!aligned16(A) || !aligned16(W)) return Err(CUCLIP_ERR_INVALID_ARGUMENT, std::string(who) + "A and W must be 16-byte aligned");
-  if (dt == gpu::DType::f16) return launch_tc_for_shape<__half>(M, N, K, A, W, bias, epi, residual, C, stream);
-  return launch_tc_for_shape<__nv_bfloat16>(M, N, K, A, W, bias, epi, residual, C, stream);
+  const RowMajorA a{static_cast<const uint16_t*>(A), M, K};
+  if (dt == gpu::DType::f16) return launch_tc_for_shape<__half>(M, N, K, a, W, bias, epi, residual, C, stream);
+  return launch_tc_for_shape<__nv_bfloat16>(M, N, K, a, W, bias, epi, residual, C, stream);
+}
+
+Status patch_embed_gemm_forward(gpu::DType dt, int B, int S, int P, const uint8_t* rgb, const float* lut, int N,
+                                const void* W, void* C, cudaStream_t stream) {
+  const char* who = "patch_embed_gemm_forward: ";
+  if (B < 0 || P < 1 || S < P || N < 0)
+    return Err(CUCLIP_ERR_INVALID_ARGUMENT, std::string(who) + "need B, N >= 0 and 1 <= P <= S, got B " + std::to_string(B) +
+                                                ", S " + std::to_string(S) + ", P " + std::to_string(P) + ", N " + std::to_string(N));
+  if (dt != gpu::DType::f16 && dt != gpu::DType::bf16)
+    return Err(CUCLIP_ERR_UNSUPPORTED, std::string(who) + "tensor cores only (f16, bf16)");
+  if (P % 8 != 0)
+    return Err(CUCLIP_ERR_UNSUPPORTED, std::string(who) + "patch " + std::to_string(P) + " is not a multiple of 8");
+  const int G = S / P;
+  const long long rows = static_cast<long long>(B) * G * G;
+  if (rows > (1LL << 31) - 1 || ceil_div<long long>(rows, SmallTile::BM) > 65535)
+    return Err(CUCLIP_ERR_INVALID_ARGUMENT, std::string(who) + "too many patch rows for one launch");
+  const int M = static_cast<int>(rows), K = 3 * P * P;
+  if (M == 0 || N == 0) return Status::Ok();
+  if (!rgb || !lut || !W || !C) return Err(CUCLIP_ERR_INVALID_ARGUMENT, std::string(who) + "null rgb, lut, W or C");
+  if (!aligned16(W)) return Err(CUCLIP_ERR_INVALID_ARGUMENT, std::string(who) + "W must be 16-byte aligned");
+  if (dt == gpu::DType::f16)
+    return launch_tc_for_shape<__half>(M, N, K, PatchA<__half>{rgb, lut, S, P, G, M, K}, W, nullptr, Epilogue::None,
+                                       nullptr, C, stream);
+  return launch_tc_for_shape<__nv_bfloat16>(M, N, K, PatchA<__nv_bfloat16>{rgb, lut, S, P, G, M, K}, W, nullptr,
+                                            Epilogue::None, nullptr, C, stream);
 }
 
 }  // namespace cuclip::kernels::inline CUCLIP_BUILD_NS

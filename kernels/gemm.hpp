@@ -1,6 +1,8 @@
 // Launcher of kernels/gemm.cu (tensor-core GEMM with fused epilogues), for host code of either build
 // (see kernels/gpu.hpp and docs/kernels.md "## GEMM").
 #pragma once
+#include <cstdint>
+
 #include "kernels/gpu.hpp"
 
 namespace cuclip::kernels::inline CUCLIP_BUILD_NS {
@@ -25,5 +27,13 @@ enum class Epilogue {
 // missing bias/residual), CUCLIP_ERR_DEVICE (launch).
 Status gemm_forward(gpu::DType dt, int M, int N, int K, const void* A, const void* W, const float* bias, Epilogue epi,
                     const void* residual, void* C, cudaStream_t stream);
+
+// The patch embedding as one GEMM with implicit im2col: C[B*G*G, N] = cols . W[N, 3*P*P]^T (G =
+// floor(S/P)), where cols are exactly the rows im2col_u8_forward (embed.hpp) writes from the uint8
+// images rgb[B, S, S, 3] and lut[3 * 256], built tile by tile in shared memory instead of in global
+// memory; bit-identical to im2col_u8_forward + gemm_forward. dt f16/bf16 with P a multiple of 8,
+// else CUCLIP_ERR_UNSUPPORTED (use that pair). W 16-byte aligned. Enqueued on stream.
+Status patch_embed_gemm_forward(gpu::DType dt, int B, int S, int P, const uint8_t* rgb, const float* lut, int N,
+                                const void* W, void* C, cudaStream_t stream);
 
 }  // namespace cuclip::kernels::inline CUCLIP_BUILD_NS

@@ -38,7 +38,7 @@
 #include "kernels/attention_ref.hpp"  // attention_ref_forward: plain attention (f32, fallback)
 #include "kernels/embed.hpp"          // im2col_forward, vision_tokens_forward (+ ln_pre), text_tokens_forward
 #include "kernels/epilogue.hpp"       // epilogue_forward: activation after a cuBLAS GEMM
-#include "kernels/gemm.hpp"           // gemm_forward: tensor-core GEMM with fused epilogues
+#include "kernels/gemm.hpp"           // gemm_forward, patch_embed_gemm_forward: tensor-core GEMM, fused epilogues
 #include "kernels/gpu.hpp"            // cuclip::gpu: memory, streams, cuBLASLt
 #include "kernels/layernorm.hpp"      // layernorm_forward
 #include "kernels/pool.hpp"           // gather_rows_forward, l2_normalize_forward
@@ -212,9 +212,20 @@ class GpuBackend final : public Backend {
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
     CUCLIP_TRY(stage(kPixels, host_rgb, (size_t)B * 3 * S * S, d_pixels_));
-    const uint8_t* rgb = reinterpret_cast<const uint8_t*>(d_pixels_);
-    CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_u8_forward(dt_, B, S, P, rgb, d_lut_, buf(Buf::COLS), stream_); }));
+    return patch_gemm_u8(B, S, P, C, reinterpret_cast<const uint8_t*>(d_pixels_), conv, out);
+  }
+
+  // The patch GEMM from uint8 images on the device. With the fused-GEMM policy our tensor-core GEMM
+  // builds the im2col rows in shared memory (implicit im2col: the column matrix never goes through
+  // global memory); otherwise, and where that kernel does not apply (f32, P not a multiple of 8),
+  // im2col_u8 writes the columns and cuBLASLt multiplies them.
+  Status patch_gemm_u8(int B, int S, int P, int C, const uint8_t* rgb, W conv, Buf out) {
     const int G = S / P;
+    if (dt_ != gpu::DType::f32 && P % 8 == 0 && use_fused_gemm(B * G * G, C, 3 * P * P))
+      return graphs_.run([=, this] {
+        return kernels::patch_embed_gemm_forward(dt_, B, S, P, rgb, d_lut_, C, conv, buf(out), stream_);
+      });
+    CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_u8_forward(dt_, B, S, P, rgb, d_lut_, buf(Buf::COLS), stream_); }));
     return gemm(B * G * G, C, 3 * P * P, Buf::COLS, conv, nullptr, Act::None, nullptr, out);
   }
 
@@ -265,9 +276,7 @@ class GpuBackend final : public Backend {
     shape_key_.assign({kKeyResized, B, tail_id_, tail_top_k_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
-    CUCLIP_TRY(graphs_.run([=, this] { return kernels::im2col_u8_forward(dt_, B, S, P, rgb, d_lut_, buf(Buf::COLS), stream_); }));
-    const int G = S / P;
-    return gemm(B * G * G, C, 3 * P * P, Buf::COLS, conv, nullptr, Act::None, nullptr, out);
+    return patch_gemm_u8(B, S, P, C, rgb, conv, out);
   }
 
   Status vision_tokens(int B, int N, int C, Buf patches, W cls, W pos, W ln_w, W ln_b, float eps, Buf out) override {

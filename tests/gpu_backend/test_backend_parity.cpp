@@ -94,6 +94,34 @@ TEST_CASE("gpu_backend_matches_cpu_backend_on_every_fixture", "[gpu_backend]") {
   }
 }
 
+TEST_CASE("gpu_backend_matches_cpu_backend_on_the_bundled_patch_8_model", "[gpu_backend]") {
+  // The fixtures' patches (7, 11, 12) are not multiples of 8; the bundled model's 8 is, so with
+  // CUCLIP_GPU_GEMM=fused (the gpu_backend_parity_fused_gemm run) its f16/bf16 patch embedding
+  // takes the implicit-im2col GEMM. Bars as in the fixture test above.
+  cuclip_model* m = nullptr;
+  REQUIRE(cuclip_model_load(CUCLIP_SOURCE_DIR "/models/shapes.cuclip", cuclip_model_default_params(), &m) == CUCLIP_OK);
+  const int D = cuclip_model_embed_dim(m);
+  std::vector<std::string> paths;
+  for (const char* f : {"rgb_scene_121x91.jpg", "gray_rings_45x45.jpg", "wide_strip_200x30.jpg", "rgba_disc_50x70.png"})
+    paths.push_back(data_path(std::string("reference/images/") + f));
+  std::vector<const char*> pp;
+  for (auto& p : paths) pp.push_back(p.c_str());
+  const int n = (int)pp.size();
+  std::vector<float> cpu((size_t)n * D);
+  {
+    Ctx c(m, CUCLIP_BACKEND_CPU, CUCLIP_DTYPE_AUTO, 8);
+    REQUIRE(cuclip_encode_image_files(c.ctx, pp.data(), n, cpu.data(), nullptr) == CUCLIP_OK);
+  }
+  for (auto [dt, min_cos] : {std::pair{CUCLIP_DTYPE_F32, 0.99999}, std::pair{CUCLIP_DTYPE_F16, 0.999},
+                             std::pair{CUCLIP_DTYPE_BF16, 0.999}}) {
+    Ctx g(m, kGpuBackend, dt, 3);
+    std::vector<float> gpu((size_t)n * D);
+    REQUIRE(cuclip_encode_image_files(g.ctx, pp.data(), n, gpu.data(), nullptr) == CUCLIP_OK);
+    require_cosine(gpu, cpu, D, min_cos, std::string("shapes dtype ") + std::to_string((int)dt));
+  }
+  cuclip_model_free(m);
+}
+
 TEST_CASE("gpu_contexts_share_weights_and_repeat_results_exactly", "[gpu_backend]") {
   cuclip_model* m = nullptr;
   REQUIRE(cuclip_model_load(converted_fixture("hf_legacy_quickgelu_f32").c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);

@@ -3,9 +3,11 @@
 // 768, both tile shapes, the residual aliasing C; fresh random inputs, poisoned outputs.
 #include <algorithm>
 #include <cmath>
+#include <random>
 #include <string>
 
 #include "cuclip/cpu_ops.hpp"
+#include "kernels/embed.hpp"
 #include "kernels/gemm.hpp"
 #include "tc_kernels/tc_testing.hpp"
 
@@ -167,4 +169,52 @@ TEST_CASE("gemm_forward_rejects_bad_arguments_and_skips_empty_outputs", "[tc][ge
   REQUIRE_OK(run(DType::f16, 0, 8, 8, Epilogue::None, nullptr, nullptr));
   REQUIRE_OK(run(DType::f16, 8, 0, 8, Epilogue::None, nullptr, nullptr));
   for (float v : c.download()) REQUIRE(std::isnan(v));  // nothing written
+}
+
+TEST_CASE("patch_embed_implicit_im2col_equals_im2col_then_gemm_bit_for_bit", "[tc][gemm][patch]") {
+  // The implicit-im2col producer must put exactly the bytes im2col_u8_forward writes into the same
+  // shared-memory tiles, so the two paths run the same MMAs on the same operands: equal outputs,
+  // bit for bit. Ragged grids (S not a multiple of P: the trailing pixels are never read), M not a
+  // multiple of the tile, both tile shapes (B * G * G rows past 132 large tiles take the large one).
+  CUCLIP_SEED_INFO();
+  std::mt19937 rng(test_seed());
+  struct Shape { int B, S, P, N; };
+  for (DType dt : {DType::f16, DType::bf16})
+    for (Shape sh : {Shape{1, 16, 8, 40}, Shape{3, 36, 8, 72}, Shape{2, 50, 16, 96}, Shape{1, 64, 32, 128},
+                     Shape{5, 224, 32, 64}, Shape{40, 64, 8, 1040}}) {
+      INFO(dtype_name(dt) << " B " << sh.B << " S " << sh.S << " P " << sh.P << " N " << sh.N);
+      const int G = sh.S / sh.P, M = sh.B * G * G, K = 3 * sh.P * sh.P;
+      std::vector<uint8_t> rgb((size_t)sh.B * sh.S * sh.S * 3);
+      for (auto& v : rgb) v = (uint8_t)(rng() & 0xff);
+      std::vector<float> lut(3 * 256);
+      for (int c = 0; c < 3; ++c)
+        for (int v = 0; v < 256; ++v) lut[(size_t)c * 256 + v] = (v / 255.0f - 0.45f - 0.01f * c) / (0.27f + 0.005f * c);
+      std::vector<float> w = random_floats((size_t)sh.N * K, -0.05f, 0.05f);
+      round_all(dt, w);
+      DeviceBuffer<uint8_t> drgb(rgb.size());
+      DeviceBuffer<float> dlut(lut.size());
+      drgb.upload(rgb);
+      dlut.upload(lut);
+      DeviceTensor dw(dt, w), cols(dt, (size_t)M * K), ref(dt, (size_t)M * sh.N), got(dt, (size_t)M * sh.N);
+      ref.poison();
+      got.poison();
+      REQUIRE_OK(cuclip::kernels::im2col_u8_forward(dt, sh.B, sh.S, sh.P, drgb.get(), dlut.get(), cols.get(), nullptr));
+      REQUIRE_OK(cuclip::kernels::gemm_forward(dt, M, sh.N, K, cols.get(), dw.get(), nullptr, Epilogue::None, nullptr,
+                                               ref.get(), nullptr));
+      REQUIRE_OK(cuclip::kernels::patch_embed_gemm_forward(dt, sh.B, sh.S, sh.P, drgb.get(), dlut.get(), sh.N, dw.get(),
+                                                           got.get(), nullptr));
+      const std::vector<float> r = ref.download(), g = got.download();
+      size_t bad = 0;
+      for (size_t i = 0; i < r.size(); ++i) bad += !(r[i] == g[i]);
+      INFO(bad << " of " << r.size() << " outputs differ");
+      CHECK(bad == 0);
+    }
+  uint8_t dummy[16] = {};
+  DeviceTensor w(DType::f16, 3 * 12 * 12 * 8);
+  CHECK(cuclip::kernels::patch_embed_gemm_forward(DType::f16, 1, 24, 12, dummy, nullptr, 8, w.get(), w.get(), nullptr).code ==
+        CUCLIP_ERR_UNSUPPORTED);  // P = 12: a 16-byte chunk would straddle two pixel rows
+  CHECK(cuclip::kernels::patch_embed_gemm_forward(DType::f32, 1, 16, 8, dummy, nullptr, 8, w.get(), w.get(), nullptr).code ==
+        CUCLIP_ERR_UNSUPPORTED);
+  CHECK(cuclip::kernels::patch_embed_gemm_forward(DType::f16, 1, 4, 8, dummy, nullptr, 8, w.get(), w.get(), nullptr).code ==
+        CUCLIP_ERR_INVALID_ARGUMENT);  // S < P
 }
