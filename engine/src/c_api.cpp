@@ -169,7 +169,8 @@ img::DecodeOptions decode_options(const cuclip_context* ctx) {
 // status (none may leave an OpenMP region).
 template <class Item>
 void for_each_item(const cuclip_context* ctx, int n, Status* st, Item&& item) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(decode_threads(ctx))
+  // No more threads than items: a batch of one runs on the calling thread, without waking a team.
+#pragma omp parallel for schedule(dynamic, 1) num_threads(std::max(1, std::min(decode_threads(ctx), n)))
   for (int i = 0; i < n; ++i) {
     try {
       st[i] = item(i);
@@ -299,13 +300,8 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
   // The plan of an S x S RGB image under any preset with a crop is the identity: how a host-
   // preprocessed item travels.
   img::ResamplePlan identity;
-  {
-    img::Image square;
-    square.width = square.height = S;
-    square.pixels.assign((size_t)3 * S * S, 0);
-    img::Preset p = img::openai_preset(S);
-    if (!img::plan_resample(square, p, &identity)) return fail(CUCLIP_ERR_INTERNAL, "no identity resize plan");
-  }
+  if (!img::plan_resample(S, S, img::Mode::RGB, false, img::openai_preset(S), &identity))
+    return fail(CUCLIP_ERR_INTERNAL, "no identity resize plan");
   std::vector<img::Image> ims((size_t)std::min(mb, std::max(n, 1)));
   std::vector<BorrowedPixels> views(ims.size());  // caller pixels used in place (no copy)
   std::vector<img::ResamplePlan> plans(ims.size());
