@@ -202,9 +202,10 @@ fi
 if [[ -x $CUCLIP && $DRY != 1 ]]; then
   for graphs in 1 0; do
     # shellcheck disable=SC2016  # $1..$4 are bash -c's own arguments
+    # CUCLIP_GPU_TIMING: each forward's host enqueue time and device wait, logged to stderr.
     step "latency b1, graphs=$graphs" 60 "ViT-B/32 random weights, batch 1, CUCLIP_GPU_GRAPHS=$graphs" bash -c \
-      'CUCLIP_GPU_GRAPHS=$1 "$2" bench --backend cuda --shapes B/32 --batch 1 --tasks image,text_caption --iters 50 --max-seconds 3 --model-dir "$3" --json > "$4"' \
-      _ "$graphs" "$CUCLIP" "$WORK" "$WORK/latency_graphs$graphs.json"
+      'CUCLIP_GPU_GRAPHS=$1 CUCLIP_GPU_TIMING=1 CUCLIP_VERBOSE=1 "$2" bench --backend cuda --shapes B/32 --batch 1 --tasks image,text_caption --iters 50 --max-seconds 3 --model-dir "$3" --json > "$4" 2> "$5"' \
+      _ "$graphs" "$CUCLIP" "$WORK" "$WORK/latency_graphs$graphs.json" "$WORK/latency_graphs$graphs.log"
   done
 fi
 
@@ -276,6 +277,13 @@ fi
 d = json.load(open(sys.argv[1]))
 rows = ["%s p50 %.3f ms (min %.3f)" % (r["task"], r["latency_ms_p50"], r["latency_ms_min"]) for m in d["models"] for r in m["results"]]
 print("- batch-1 latency, CUDA graphs %s: %s" % ("on" if sys.argv[2] == "1" else "off", "; ".join(rows)))' "$f" "$g"
+    # Medians of the per-forward split (host enqueue vs device wait) by forward mode, from the log.
+    [[ -s $WORK/latency_graphs$g.log && -n $PY ]] && "$PY" -c 'import re, sys, statistics as st
+by = {}
+for m in re.finditer(r"forward B=1 \(([^)]*)\): ([0-9.]+) us enqueuing on the host, ([0-9.]+) us waiting", open(sys.argv[1]).read()):
+    by.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
+print("  - B=1 forwards, median host enqueue / device wait: " + "; ".join(
+    "%s %.0f / %.0f us (%d)" % (k, st.median(h for h, _ in v), st.median(w for _, w in v), len(v)) for k, v in by.items()))' "$WORK/latency_graphs$g.log"
   done
   for r in 1 0; do
     f=$WORK/resize$r.json

@@ -1,5 +1,6 @@
 // cuclip: command-line front end of the cuclip library.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -19,9 +20,15 @@ static const char* kUsage =
     "Every command takes -m MODEL (default: the bundled shapes model) and --help.\n";
 
 // The library's warnings and errors (e.g. a GPU forward that could not be captured into a CUDA
-// graph and runs eagerly) on stderr; info and debug messages are dropped.
+// graph and runs eagerly) on stderr; info messages too with CUCLIP_VERBOSE=1 (e.g. the per-forward
+// times of CUCLIP_GPU_TIMING=1); debug messages are dropped.
 static void log_to_stderr(cuclip_log_level level, const char* message, void*) {
-  if (level <= CUCLIP_LOG_WARN) std::fprintf(stderr, "cuclip: %s: %s\n", level == CUCLIP_LOG_ERROR ? "error" : "warning", message);
+  static const bool verbose = [] {
+    const char* v = std::getenv("CUCLIP_VERBOSE");
+    return v && !std::strcmp(v, "1");
+  }();
+  if (level <= CUCLIP_LOG_WARN || (verbose && level == CUCLIP_LOG_INFO))
+    std::fprintf(stderr, "cuclip: %s: %s\n", level == CUCLIP_LOG_ERROR ? "error" : level == CUCLIP_LOG_WARN ? "warning" : "info", message);
 }
 
 int main(int argc, char** argv) {

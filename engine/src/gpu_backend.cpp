@@ -26,6 +26,8 @@
 #include "gpu_backend.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -43,6 +45,7 @@
 #include "kernels/layernorm.hpp"      // layernorm_forward
 #include "kernels/pool.hpp"           // gather_rows_forward, l2_normalize_forward
 #include "kernels/resize.hpp"         // resize_crop_forward: Pillow-exact resize, crop, gray to RGB
+#include "base/log.hpp"
 #include "model.hpp"
 #include "resize_batch.hpp"          // ResizeBatchLayout: a resize batch as staged
 
@@ -65,6 +68,7 @@ constexpr const char* kBuildName = "cuda";
 #endif
 
 size_t dtype_bytes(gpu::DType d) { return d == gpu::DType::f32 ? 4 : 2; }
+double now_us() { return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 const char* dtype_label(gpu::DType d) { return d == gpu::DType::f32 ? "f32" : d == gpu::DType::f16 ? "f16" : "bf16"; }
 
 kernels::EpilogueAct to_kernel(Act a) {
@@ -112,6 +116,8 @@ class GpuBackend final : public Backend {
     // measuring what it saves; CUCLIP_GPU_RESIZE_BUDGET=bytes: the staging budget (tests use a
     // small one to send items past it the host's way).
     if (const char* e = std::getenv("CUCLIP_GPU_RESIZE"); e && std::strcmp(e, "0") == 0) device_resize_ = false;
+    // CUCLIP_GPU_TIMING=1: an info message per forward with its host and device-wait times.
+    if (const char* e = std::getenv("CUCLIP_GPU_TIMING"); e && std::strcmp(e, "1") == 0) timing_ = true;
     if (const char* e = std::getenv("CUCLIP_GPU_RESIZE_BUDGET"); e && *e) resize_budget_override_ = std::strtoull(e, nullptr, 10);
   }
   GpuBackend(const GpuBackend&) = delete;
@@ -187,6 +193,7 @@ class GpuBackend final : public Backend {
   // The first op of a vision forward.
   Status patch_embed(int B, int S, int P, int C, const float* host_pixels, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed", B));
+    forward_t0_ = timing_ ? now_us() : 0.0;
     shape_key_.assign({kKeyF32Pixels, B, tail_id_, tail_top_k_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kPixels, host_pixels, (size_t)B * 3 * S * S * sizeof(float), d_pixels_));
@@ -208,6 +215,7 @@ class GpuBackend final : public Backend {
   }
   Status patch_embed_u8(int B, int S, int P, int C, const uint8_t* host_rgb, const float* lut, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed_u8", B));
+    forward_t0_ = timing_ ? now_us() : 0.0;
     shape_key_.assign({kKeyU8Pixels, B, tail_id_, tail_top_k_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
@@ -264,6 +272,7 @@ class GpuBackend final : public Backend {
   Status patch_embed_resized(int B, int S, int P, int C, const ResizeBatchLayout& layout, const float* lut, W conv,
                              Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed_resized", B));
+    forward_t0_ = timing_ ? now_us() : 0.0;
     if (!h_resize_ || layout.B != B || layout.staged_bytes + layout.tmp_bytes > resize_budget())
       return Err(CUCLIP_ERR_INTERNAL, "patch_embed_resized: the batch is not laid out in this backend's staging");
     uint8_t* rgb = reinterpret_cast<uint8_t*>(d_pixels_);
@@ -290,6 +299,7 @@ class GpuBackend final : public Backend {
   // The first op of a text forward.
   Status text_tokens(int B, const int* offsets, int C, const int32_t* ids, W token_embed, W pos, Buf out) override {
     CUCLIP_TRY(check_batch("text_tokens", B));
+    forward_t0_ = timing_ ? now_us() : 0.0;
     const size_t rows = (size_t)offsets[B];
     if (rows > max_text_rows_) return Err(CUCLIP_ERR_INTERNAL, "text_tokens: more rows than reserved");
     shape_key_.assign({kKeyText, B});
@@ -449,6 +459,7 @@ class GpuBackend final : public Backend {
  private:
   // A new forward of this shape begins: choose eager, recording or replaying (gpu_forward_graphs.hpp).
   void begin_forward(const std::vector<int>& key, int B) {
+    forward_batch_ = B;
     graphs_.begin(key, B);
     graph_offsets_staged_ = false;
     // A recorded or replayed forward uploads its offsets inside the graph: until it has completed,
@@ -504,8 +515,18 @@ class GpuBackend final : public Backend {
   // After the forward's last device work is enqueued: end the recording or replay, wait, and mark
   // every staged upload complete.
   Status finish_forward() {
+    const char* mode = graphs_.mode() == ForwardGraphs::Mode::Eager ? "eager" : graphs_.mode() == ForwardGraphs::Mode::Recording ? "recording a graph" : "graph replay";
     CUCLIP_TRY(graphs_.finish(stream_));
+    const double enqueued = timing_ ? now_us() : 0.0;
     CUCLIP_TRY(gpu::stream_synchronize(stream_));
+    if (timing_) {
+      // CUCLIP_GPU_TIMING=1: where a forward's wall time goes (host side of the ops vs waiting for
+      // the device), as info messages; the rest of a call's time is the host's preprocessing.
+      char line[200];
+      std::snprintf(line, sizeof line, "gpu timing: forward B=%d (%s): %.1f us enqueuing on the host, %.1f us waiting for the device",
+                    forward_batch_, mode, enqueued - forward_t0_, now_us() - enqueued);
+      log_message(CUCLIP_LOG_INFO, line);
+    }
     std::fill(std::begin(staged_), std::end(staged_), false);  // every staged upload has completed
     resize_upload_pending_ = false;
     if (graph_offsets_staged_) uploaded_offsets_.swap(graph_offsets_);
@@ -623,6 +644,9 @@ class GpuBackend final : public Backend {
   uint8_t* d_resize_ = nullptr;  // its device copy, then the intermediate images
   bool resize_upload_pending_ = false;
   bool device_resize_ = true;
+  bool timing_ = false;
+  double forward_t0_ = 0.0;  // when the current forward's first op started (timing_ only), us
+  int forward_batch_ = 0;
   size_t resize_budget_override_ = 0;
   std::vector<int> uploaded_offsets_;  // what d_offsets_ holds (eager forwards skip the upload then)
   std::vector<int> graph_offsets_;     // the offsets a graph forward in flight uploads
