@@ -7,8 +7,11 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <exception>
 #include <new>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "backend_factory.hpp"
@@ -287,6 +290,20 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
 // and the resize, crop and normalization run on the device. An item the device path does not
 // cover (palette, alpha, NEAREST, ... or past the staging budget) is preprocessed here and rides
 // along as its S x S result, copied on the device. The bytes the model sees are the same either way.
+// Chunks are pipelined: while the device runs chunk k, another thread decodes chunk k + 1.
+
+// One chunk's decoded items (two alternate, so that the next chunk decodes during this one's forward).
+struct DecodedChunk {
+  int start = 0, m = 0;
+  std::vector<img::Image> ims;
+  std::vector<BorrowedPixels> views;  // caller pixels used in place (no copy)
+  std::vector<img::ResamplePlan> plans;
+  std::vector<std::vector<uint8_t>> host_rgb;  // host-preprocessed S x S x 3, for items off the device path
+  std::vector<char> on_device;
+  std::vector<Status> st;
+  explicit DecodedChunk(size_t cap) : ims(cap), views(cap), plans(cap), host_rgb(cap), on_device(cap), st(cap) {}
+};
+
 template <class Decode>
 cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cuclip_status* statuses, Decode& decode,
                                     const ImageTask& task) {
@@ -302,47 +319,74 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
   img::ResamplePlan identity;
   if (!img::plan_resample(S, S, img::Mode::RGB, false, img::openai_preset(S), &identity))
     return fail(CUCLIP_ERR_INTERNAL, "no identity resize plan");
-  std::vector<img::Image> ims((size_t)std::min(mb, std::max(n, 1)));
-  std::vector<BorrowedPixels> views(ims.size());  // caller pixels used in place (no copy)
-  std::vector<img::ResamplePlan> plans(ims.size());
-  std::vector<std::vector<uint8_t>> host_rgb(ims.size());
-  std::vector<char> on_device(ims.size());
-  std::vector<Status> st(ims.size());
+  const size_t cap = (size_t)std::min(mb, std::max(n, 1));
+  DecodedChunk chunks[2] = {DecodedChunk(cap), DecodedChunk(cap)};
   std::vector<float> emb((size_t)mb * D);
   std::vector<int32_t> idx(task.out_idx ? (size_t)mb * D : 0);
-  for (int start = 0; start < n; start += mb) {
-    const int m = std::min(mb, n - start);
-    // The host pipeline for item i: on a borrowed view, the copy into an Image comes first.
-    auto host_preprocess = [&](int i) {
-      if (views[(size_t)i].px) {
-        views[(size_t)i] = {};
-        CUCLIP_TRY(decode(start + i, &ims[(size_t)i], nullptr));
-      }
-      host_rgb[(size_t)i].clear();
-      return img::preprocess_u8(ims[(size_t)i], preset, &host_rgb[(size_t)i]);
-    };
-    for_each_item(ctx, m, st.data(), [&](int i) {
-      ims[(size_t)i] = img::Image{};
-      views[(size_t)i] = {};
+
+  // The host pipeline for item i: on a borrowed view, the copy into an Image comes first.
+  auto host_preprocess = [&](DecodedChunk& c, int i) {
+    if (c.views[(size_t)i].px) {
+      c.views[(size_t)i] = {};
+      CUCLIP_TRY(decode(c.start + i, &c.ims[(size_t)i], nullptr));
+    }
+    c.host_rgb[(size_t)i].clear();
+    return img::preprocess_u8(c.ims[(size_t)i], preset, &c.host_rgb[(size_t)i]);
+  };
+  auto decode_chunk = [&](DecodedChunk& c, int start) {
+    c.start = start;
+    c.m = std::min(mb, n - start);
+    for_each_item(ctx, c.m, c.st.data(), [&](int i) {
+      c.ims[(size_t)i] = img::Image{};
+      c.views[(size_t)i] = {};
       CUCLIP_TRY(active);
-      CUCLIP_TRY(decode(start + i, &ims[(size_t)i], &views[(size_t)i]));
-      const BorrowedPixels& v = views[(size_t)i];
-      on_device[(size_t)i] = v.px ? img::plan_resample(v.width, v.height, v.mode, false, preset, &plans[(size_t)i])
-                                  : img::plan_resample(ims[(size_t)i], preset, &plans[(size_t)i]);
-      return on_device[(size_t)i] ? Status::Ok() : host_preprocess(i);
+      CUCLIP_TRY(decode(c.start + i, &c.ims[(size_t)i], &c.views[(size_t)i]));
+      const BorrowedPixels& v = c.views[(size_t)i];
+      c.on_device[(size_t)i] = v.px ? img::plan_resample(v.width, v.height, v.mode, false, preset, &c.plans[(size_t)i])
+                                    : img::plan_resample(c.ims[(size_t)i], preset, &c.plans[(size_t)i]);
+      return c.on_device[(size_t)i] ? Status::Ok() : host_preprocess(c, i);
     });
+  };
+
+  if (n > 0) decode_chunk(chunks[0], 0);
+  for (int k = 0; n > 0 && chunks[k % 2].start < n; ++k) {
+    DecodedChunk& c = chunks[k % 2];
+    DecodedChunk& next = chunks[(k + 1) % 2];
+    const bool has_next = c.start + c.m < n;
+    next.start = n;  // ends the loop unless decoded below
+    // Decode the next chunk on another thread while this one runs (inline if no thread can start).
+    std::exception_ptr next_error;
+    std::thread decoder;
+    struct JoinAtExit {  // an exception below must not leave the decoder running (std::terminate)
+      std::thread& t;
+      ~JoinAtExit() {
+        if (t.joinable()) t.join();
+      }
+    } join_at_exit{decoder};
+    if (has_next) {
+      try {
+        decoder = std::thread([&] {
+          try {
+            decode_chunk(next, c.start + c.m);
+          } catch (...) {
+            next_error = std::current_exception();
+          }
+        });
+      } catch (const std::system_error&) {
+      }
+    }
     // Lay the good items out in order, on the device path while the staging budget lasts.
     const size_t budget = ctx->be->resize_budget();
     ResizeBatchLayout layout;
     std::vector<int> rows;  // chunk index of each batch row
-    for (int i = 0; i < m; ++i) {
-      if (!st[(size_t)i].ok()) continue;
-      if (on_device[(size_t)i] && !layout.fits(plans[(size_t)i], budget)) {
-        on_device[(size_t)i] = false;
-        st[(size_t)i] = host_preprocess(i);
-        if (!st[(size_t)i].ok()) continue;
+    for (int i = 0; i < c.m; ++i) {
+      if (!c.st[(size_t)i].ok()) continue;
+      if (c.on_device[(size_t)i] && !layout.fits(c.plans[(size_t)i], budget)) {
+        c.on_device[(size_t)i] = false;
+        c.st[(size_t)i] = host_preprocess(c, i);
+        if (!c.st[(size_t)i].ok()) continue;
       }
-      layout.add(on_device[(size_t)i] ? plans[(size_t)i] : identity);
+      layout.add(c.on_device[(size_t)i] ? c.plans[(size_t)i] : identity);
       rows.push_back(i);
     }
     const int B = (int)rows.size();
@@ -360,15 +404,15 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
       for_each_item(ctx, B, written.data(), [&](int j) {
         const int i = rows[(size_t)j];
         size_t stride = (size_t)3 * S;
-        const uint8_t* src = host_rgb[(size_t)i].data();
-        const img::ResamplePlan& p = plans[(size_t)i];
-        if (on_device[(size_t)i] && views[(size_t)i].px) {
-          stride = views[(size_t)i].stride;
-          src = views[(size_t)i].px + (size_t)p.src_y0 * stride + (size_t)p.src_x0 * p.channels;
-        } else if (on_device[(size_t)i]) {
-          src = resize_source(ims[(size_t)i], p, &stride);
+        const uint8_t* src = c.host_rgb[(size_t)i].data();
+        const img::ResamplePlan& p = c.plans[(size_t)i];
+        if (c.on_device[(size_t)i] && c.views[(size_t)i].px) {
+          stride = c.views[(size_t)i].stride;
+          src = c.views[(size_t)i].px + (size_t)p.src_y0 * stride + (size_t)p.src_x0 * p.channels;
+        } else if (c.on_device[(size_t)i]) {
+          src = resize_source(c.ims[(size_t)i], p, &stride);
         }
-        write_resize_item(layout, j, on_device[(size_t)i] ? plans[(size_t)i] : identity, src, stride, staging);
+        write_resize_item(layout, j, c.on_device[(size_t)i] ? p : identity, src, stride, staging);
         return Status::Ok();
       });
       run = forward(ImageInput{nullptr, nullptr, &layout, lut});
@@ -386,19 +430,19 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
       }
       for_each_item(ctx, B, written.data(), [&](int j) {
         const int i = rows[(size_t)j];
-        if (on_device[(size_t)i]) CUCLIP_TRY(host_preprocess(i));
-        std::copy(host_rgb[(size_t)i].begin(), host_rgb[(size_t)i].end(), rgb + (size_t)j * px);
+        if (c.on_device[(size_t)i]) CUCLIP_TRY(host_preprocess(c, i));
+        std::copy(c.host_rgb[(size_t)i].begin(), c.host_rgb[(size_t)i].end(), rgb + (size_t)j * px);
         return Status::Ok();
       });
       run = forward(ImageInput{nullptr, rgb, nullptr, lut});
     }
     for (int j = 0; j < B; ++j)
-      if (!written[(size_t)j].ok()) st[(size_t)rows[(size_t)j]] = written[(size_t)j];  // its row is NaN below
-    for (int i = 0, j = 0; i < m; ++i) {
-      const size_t g = (size_t)(start + i);
+      if (!written[(size_t)j].ok()) c.st[(size_t)rows[(size_t)j]] = written[(size_t)j];  // its row is NaN below
+    for (int i = 0, j = 0; i < c.m; ++i) {
+      const size_t g = (size_t)(c.start + i);
       float* row = out + g * D;
       const bool in_batch = j < B && rows[(size_t)j] == i;
-      const Status& s = !st[(size_t)i].ok() ? st[(size_t)i] : run;
+      const Status& s = !c.st[(size_t)i].ok() ? c.st[(size_t)i] : run;
       int* idx_row = task.out_idx ? task.out_idx + g * D : nullptr;
       if (in_batch && s.ok()) {
         std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, row);
@@ -410,9 +454,12 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
         if (idx_row) std::fill(idx_row, idx_row + D, -1);
       }
       if (in_batch) ++j;
-      ims[(size_t)i] = img::Image{};  // decoded images live for one chunk only
-      views[(size_t)i] = {};
+      c.ims[(size_t)i] = img::Image{};  // decoded images live for one chunk only
+      c.views[(size_t)i] = {};
     }
+    if (decoder.joinable()) decoder.join();
+    else if (has_next) decode_chunk(next, c.start + c.m);
+    if (next_error) std::rethrow_exception(next_error);
   }
   return r.finish(statuses, "image");
 }
