@@ -4,47 +4,22 @@
 // `cuda-emu` backend (label emulated), on a GPU the `cuda` one (label gpu, skipped without a device).
 #include <cmath>
 
-#include "common/testing.hpp"
-#include "cuclip.h"
-#include "fixture_models.hpp"
+#include "backend_testing.hpp"
 
 using namespace cuclip_test;
 
 namespace {
-
-#if defined(CUCLIP_EMU)
-constexpr cuclip_backend kGpuBackend = CUCLIP_BACKEND_CUDA_EMU;
-#else
-constexpr cuclip_backend kGpuBackend = CUCLIP_BACKEND_CUDA;
-#endif
-
-struct Ctx {
-  cuclip_context* ctx = nullptr;
-  Ctx(cuclip_model* m, cuclip_backend be, cuclip_dtype dt, int max_batch) {
-    cuclip_context_params p = cuclip_context_default_params();
-    p.backend = be;
-    p.dtype = dt;
-    p.max_batch = max_batch;
-    const cuclip_status s = cuclip_context_create(m, p, &ctx);
-    INFO(cuclip_last_error());
-    REQUIRE(s == CUCLIP_OK);
-  }
-  ~Ctx() { cuclip_context_free(ctx); }
-};
 
 struct Embeddings {
   std::vector<float> text, image;
 };
 
 Embeddings encode_all(cuclip_context* ctx, const std::string& name, int D) {
-  const auto meta = read_json_file(data_path("reference/" + name + "/meta.json"));
   const auto texts = read_json_file(data_path("reference/" + name + "/texts.json"));
-  std::vector<std::string> tv, paths;
+  std::vector<std::string> tv;
   for (const auto& t : texts) tv.push_back(t.get<std::string>());
-  for (const auto& im : meta["images"]) paths.push_back(data_path(meta["images_dir"].get<std::string>() + "/" + im.get<std::string>()));
-  std::vector<const char*> tp, pp;
-  for (auto& t : tv) tp.push_back(t.c_str());
-  for (auto& p : paths) pp.push_back(p.c_str());
+  const std::vector<std::string> paths = fixture_image_paths(name);
+  const std::vector<const char*> tp = c_strings(tv), pp = c_strings(paths);
   Embeddings e;
   e.text.resize(tv.size() * D);
   e.image.resize(paths.size() * D);
@@ -198,11 +173,9 @@ TEST_CASE("gpu_backend_graph_replays_repeat_the_eager_results", "[gpu_backend]")
   cuclip_model* m = nullptr;
   REQUIRE(cuclip_model_load(converted_fixture(name).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
   const int D = cuclip_model_embed_dim(m);
-  const auto meta = read_json_file(data_path("reference/" + name + "/meta.json"));
-  std::vector<std::string> paths;
-  for (const auto& im : meta["images"]) paths.push_back(data_path(meta["images_dir"].get<std::string>() + "/" + im.get<std::string>()));
-  std::vector<const char*> pp;
-  for (int i = 0; i < 4; ++i) pp.push_back(paths[(size_t)i].c_str());  // chunks of 3 and 1
+  const std::vector<std::string> paths = fixture_image_paths(name);
+  std::vector<const char*> pp = c_strings(paths);
+  pp.resize(4);  // chunks of 3 and 1
   const char* texts_a[] = {"a photo of a cat", "", "two dogs playing in the snow"};
   const char* texts_b[] = {"a", "a much longer caption about a red bicycle leaning on a wall"};
   for (cuclip_dtype dt : {CUCLIP_DTYPE_F32, CUCLIP_DTYPE_F16}) {
@@ -270,12 +243,9 @@ TEST_CASE("gpu_zero_shot_head_matches_host_classification", "[gpu_backend]") {
   cuclip_model* m = nullptr;
   const std::string name = "hf_legacy_quickgelu_f32";
   REQUIRE(cuclip_model_load(converted_fixture(name).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
-  const auto meta = read_json_file(data_path("reference/" + name + "/meta.json"));
-  std::vector<std::string> paths;
-  for (const auto& im : meta["images"]) paths.push_back(data_path(meta["images_dir"].get<std::string>() + "/" + im.get<std::string>()));
+  std::vector<std::string> paths = fixture_image_paths(name);
   paths.insert(paths.begin() + 1, data_path("no_such_image.png"));
-  std::vector<const char*> pp;
-  for (auto& p : paths) pp.push_back(p.c_str());
+  const std::vector<const char*> pp = c_strings(paths);
   const int n = (int)pp.size(), D = cuclip_model_embed_dim(m);
   const char* labels[] = {"a cat", "a dog", "a red car", "a bowl of soup", "a mountain"};
   const char* tmpl[] = {"a photo of {}.", "{}"};
@@ -324,12 +294,9 @@ TEST_CASE("gpu_zero_shot_top_k_is_the_top_k_of_its_probabilities", "[gpu_backend
   cuclip_model* m = nullptr;
   const std::string name = "openclip_openai_quickgelu_f32";
   REQUIRE(cuclip_model_load(converted_fixture(name).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
-  const auto meta = read_json_file(data_path("reference/" + name + "/meta.json"));
-  std::vector<std::string> paths;
-  for (const auto& im : meta["images"]) paths.push_back(data_path(meta["images_dir"].get<std::string>() + "/" + im.get<std::string>()));
+  std::vector<std::string> paths = fixture_image_paths(name);
   paths.insert(paths.begin() + 2, data_path("no_such_image.png"));
-  std::vector<const char*> pp;
-  for (auto& p : paths) pp.push_back(p.c_str());
+  const std::vector<const char*> pp = c_strings(paths);
   const int n = (int)pp.size();
   const char* labels[] = {"a cat", "a dog", "a red car", "a bowl of soup", "a mountain", "a tree", "a boat"};
   const int K = 7;

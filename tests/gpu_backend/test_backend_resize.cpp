@@ -13,20 +13,12 @@
 #include <filesystem>
 #include <random>
 
-#include "common/testing.hpp"
-#include "cuclip.h"
+#include "backend_testing.hpp"
 #include "emulator/emu_testing.hpp"  // test_seed, CUCLIP_SEED_INFO
-#include "fixture_models.hpp"
 
 using namespace cuclip_test;
 
 namespace {
-
-#if defined(CUCLIP_EMU)
-constexpr cuclip_backend kGpuBackend = CUCLIP_BACKEND_CUDA_EMU;
-#else
-constexpr cuclip_backend kGpuBackend = CUCLIP_BACKEND_CUDA;
-#endif
 
 struct Env {
   const char* name;
