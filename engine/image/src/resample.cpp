@@ -40,36 +40,48 @@ double bilinear_weight(double x) {
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-// Taps of one axis: output i reads source [first[i], first[i] + count[i]) with weights
-// w[i * ksize + j] (double) / wi[...] (fixed point).
+// Taps of one axis for the outputs [o0, o1) only (the crop window: computing the whole axis would
+// cost memory in proportion to the resized size, billions of entries for extreme aspect ratios):
+// output i reads source [first(i), first(i) + count(i)) with weights w(i)[j] (double) / wi(i)[j]
+// (fixed point).
 struct AxisTaps {
-  int ksize = 0;
-  std::vector<int> first, count;
-  std::vector<double> w;
-  std::vector<int32_t> wi;
+  int ksize = 0, o0 = 0;
+  std::vector<int> first_, count_;
+  std::vector<double> w_;
+  std::vector<int32_t> wi_;
+  int first(int i) const { return first_[(size_t)(i - o0)]; }
+  int count(int i) const { return count_[(size_t)(i - o0)]; }
+  const double* w(int i) const { return &w_[(size_t)(i - o0) * ksize]; }
+  const int32_t* wi(int i) const { return &wi_[(size_t)(i - o0) * ksize]; }
+  void shift_first(int delta) {
+    for (int& f : first_) f += delta;
+  }
 };
 
-AxisTaps compute_taps(int in_size, int out_size, Interp interp) {
+AxisTaps compute_taps(int in_size, int out_size, Interp interp, int o0, int o1) {
   double (*filter)(double) = interp == Interp::Bilinear ? bilinear_weight : bicubic_weight;
   const double filter_support = interp == Interp::Bilinear ? 1.0 : 2.0;
   AxisTaps t;
   const double scale = (double)in_size / out_size;
   const double filterscale = scale < 1.0 ? 1.0 : scale;
   const double support = filter_support * filterscale;
+  const int n_out = o1 - o0;
   t.ksize = (int)std::ceil(support) * 2 + 1;
-  t.first.resize(out_size);
-  t.count.resize(out_size);
-  t.w.assign((size_t)out_size * t.ksize, 0.0);
-  t.wi.assign((size_t)out_size * t.ksize, 0);
+  t.o0 = o0;
+  t.first_.resize(n_out);
+  t.count_.resize(n_out);
+  t.w_.assign((size_t)n_out * t.ksize, 0.0);
+  t.wi_.assign((size_t)n_out * t.ksize, 0);
   const double inv_filterscale = 1.0 / filterscale;
-  for (int i = 0; i < out_size; ++i) {
+  for (int o = 0; o < n_out; ++o) {
+    const int i = o0 + o;
     const double center = (i + 0.5) * scale;
     int lo = (int)(center - support + 0.5);
     if (lo < 0) lo = 0;
     int hi = (int)(center + support + 0.5);
     if (hi > in_size) hi = in_size;
     const int n = hi - lo;
-    double* k = &t.w[(size_t)i * t.ksize];
+    double* k = &t.w_[(size_t)o * t.ksize];
     double sum = 0.0;
     for (int j = 0; j < n; ++j) {
       k[j] = filter((j + lo - center + 0.5) * inv_filterscale);
@@ -78,10 +90,10 @@ AxisTaps compute_taps(int in_size, int out_size, Interp interp) {
     for (int j = 0; j < n; ++j) {
       if (sum != 0.0) k[j] /= sum;
       const double f = k[j] * (1 << kPrecisionBits);
-      t.wi[(size_t)i * t.ksize + j] = (int32_t)(k[j] < 0 ? -0.5 + f : 0.5 + f);
+      t.wi_[(size_t)o * t.ksize + j] = (int32_t)(k[j] < 0 ? -0.5 + f : 0.5 + f);
     }
-    t.first[i] = lo;
-    t.count[i] = n;
+    t.first_[o] = lo;
+    t.count_[o] = n;
   }
   return t;
 }
@@ -143,7 +155,7 @@ void transpose_row(const uint8_t* src, int n, int C, int lanes, uint8_t* dst) {
 void horizontal_u8(const Plane<uint8_t>& in, int row0, const AxisTaps& t, int col0, Plane<uint8_t>* out) {
   constexpr int kBlockRows = 16;
   const int C = in.c;
-  const int xa = t.first[col0], xb = t.first[col0 + out->w - 1] + t.count[col0 + out->w - 1];
+  const int xa = t.first(col0), xb = t.first(col0 + out->w - 1) + t.count(col0 + out->w - 1);
   std::vector<uint8_t> cols((size_t)(xb - xa) * kBlockRows * C);
   std::vector<int32_t> acc(kBlockRows * C);
   std::vector<uint8_t> res(kBlockRows * C);
@@ -153,8 +165,8 @@ void horizontal_u8(const Plane<uint8_t>& in, int row0, const AxisTaps& t, int co
       transpose_row(in.row(row0 + y0 + r) + (size_t)xa * C, xb - xa, C, lanes, cols.data() + (size_t)r * C);
     for (int x = 0; x < out->w; ++x) {
       const int i = col0 + x;
-      convolve_lanes(cols.data() + (size_t)(t.first[i] - xa) * lanes, lanes, &t.wi[(size_t)i * t.ksize],
-                     t.count[i], lanes, acc.data(), res.data());
+      convolve_lanes(cols.data() + (size_t)(t.first(i) - xa) * lanes, lanes, t.wi(i), t.count(i), lanes, acc.data(),
+                     res.data());
       for (int r = 0; r < rows; ++r)
         for (int c = 0; c < C; ++c) out->row(y0 + r)[(size_t)x * C + c] = res[r * C + c];
     }
@@ -168,7 +180,7 @@ void vertical_u8(const Plane<uint8_t>& in, int in_row0, const AxisTaps& t, int r
   const size_t stride = (size_t)in.w * in.c;
   for (int y = 0; y < out->h; ++y) {
     const int i = row0 + y;
-    convolve_lanes(in.row(t.first[i] - in_row0), stride, &t.wi[(size_t)i * t.ksize], t.count[i], n_vals,
+    convolve_lanes(in.row(t.first(i) - in_row0), stride, t.wi(i), t.count(i), n_vals,
                    acc.data(), out->row(y));
   }
 }
@@ -179,9 +191,9 @@ void horizontal_u16(const Plane<uint16_t>& in, int row0, const AxisTaps& t, int 
     uint16_t* dst = out->row(y);
     for (int x = 0; x < out->w; ++x) {
       const int i = col0 + x;
-      const double* k = &t.w[(size_t)i * t.ksize];
+      const double* k = t.w(i);
       double acc = 0.0;
-      for (int j = 0, n = t.count[i]; j < n; ++j) acc += src[t.first[i] + j] * k[j];
+      for (int j = 0, n = t.count(i); j < n; ++j) acc += src[t.first(i) + j] * k[j];
       dst[x] = clip16_round(acc);
     }
   }
@@ -190,11 +202,11 @@ void horizontal_u16(const Plane<uint16_t>& in, int row0, const AxisTaps& t, int 
 void vertical_u16(const Plane<uint16_t>& in, int in_row0, const AxisTaps& t, int row0, Plane<uint16_t>* out) {
   for (int y = 0; y < out->h; ++y) {
     const int i = row0 + y;
-    const double* k = &t.w[(size_t)i * t.ksize];
+    const double* k = t.w(i);
     uint16_t* dst = out->row(y);
     for (int x = 0; x < out->w; ++x) {
       double acc = 0.0;
-      for (int j = 0, n = t.count[i]; j < n; ++j) acc += in.row(t.first[i] + j - in_row0)[x] * k[j];
+      for (int j = 0, n = t.count(i); j < n; ++j) acc += in.row(t.first(i) + j - in_row0)[x] * k[j];
       dst[x] = clip16_round(acc);
     }
   }
@@ -229,8 +241,8 @@ template <class T>
 Plane<T> resample_window(const Plane<T>& in, int out_w, int out_h, Interp interp, int x0, int y0, int x1, int y1) {
   const bool need_h = out_w != in.w, need_v = out_h != in.h;
   AxisTaps th, tv;
-  if (need_h) th = compute_taps(in.w, out_w, interp);
-  if (need_v) tv = compute_taps(in.h, out_h, interp);
+  if (need_h) th = compute_taps(in.w, out_w, interp, x0, x1);
+  if (need_v) tv = compute_taps(in.h, out_h, interp, y0, y1);
   const bool vertical_first = need_v && out_h < in.h && (in.h - out_h) > 2 * (in.w - out_w);
   auto alloc = [&](int w, int h) {
     Plane<T> p{w, h, in.c, {}, nullptr};
@@ -240,7 +252,7 @@ Plane<T> resample_window(const Plane<T>& in, int out_w, int out_h, Interp interp
   if (!vertical_first) {
     // Horizontal pass over only the source rows the vertical window reads.
     int r0 = y0, r1 = y1;
-    if (need_v) { r0 = tv.first[y0]; r1 = tv.first[y1 - 1] + tv.count[y1 - 1]; }
+    if (need_v) { r0 = tv.first(y0); r1 = tv.first(y1 - 1) + tv.count(y1 - 1); }
     Plane<T> tmp;
     if (need_h) {
       tmp = alloc(x1 - x0, r1 - r0);
@@ -257,7 +269,7 @@ Plane<T> resample_window(const Plane<T>& in, int out_w, int out_h, Interp interp
   }
   // Vertical first, over only the source columns the horizontal window reads.
   int c0 = x0, c1 = x1;
-  if (need_h) { c0 = th.first[x0]; c1 = th.first[x1 - 1] + th.count[x1 - 1]; }
+  if (need_h) { c0 = th.first(x0); c1 = th.first(x1 - 1) + th.count(x1 - 1); }
   Plane<T> cols = (c0 == 0 && c1 == in.w) ? Plane<T>{} : sub_columns(in, c0, c1);
   const Plane<T>& src = (c0 == 0 && c1 == in.w) ? in : cols;
   Plane<T> tmp = alloc(c1 - c0, y1 - y0);
@@ -265,7 +277,7 @@ Plane<T> resample_window(const Plane<T>& in, int out_w, int out_h, Interp interp
   if (!need_h) return tmp;
   // Shift the horizontal taps into the window's column frame.
   AxisTaps shifted = th;
-  for (int i = x0; i < x1; ++i) shifted.first[i] -= c0;
+  shifted.shift_first(-c0);
   Plane<T> out = alloc(x1 - x0, y1 - y0);
   run_horizontal(tmp, 0, shifted, x0, &out);
   return out;
@@ -304,17 +316,17 @@ SourceWindow resize_source_window(int in_w, int in_h, int out_w, int out_h, Inte
   if (interp == Interp::Nearest) return w;
   if (out_w == in_w && out_h == in_h) return {x0, x1, y0, y1};
   if (out_w != in_w) {
-    const AxisTaps t = compute_taps(in_w, out_w, interp);
-    w.x0 = t.first[x0];
-    w.x1 = t.first[x1 - 1] + t.count[x1 - 1];
+    const AxisTaps t = compute_taps(in_w, out_w, interp, x0, x1);
+    w.x0 = t.first(x0);
+    w.x1 = t.first(x1 - 1) + t.count(x1 - 1);
   } else {
     w.x0 = x0;
     w.x1 = x1;
   }
   if (out_h != in_h) {
-    const AxisTaps t = compute_taps(in_h, out_h, interp);
-    w.y0 = t.first[y0];
-    w.y1 = t.first[y1 - 1] + t.count[y1 - 1];
+    const AxisTaps t = compute_taps(in_h, out_h, interp, y0, y1);
+    w.y0 = t.first(y0);
+    w.y1 = t.first(y1 - 1) + t.count(y1 - 1);
   } else {
     w.y0 = y0;
     w.y1 = y1;
@@ -332,13 +344,13 @@ void plan_axis_taps(int in_size, int out_size, Interp interp, int o0, int o1, in
     for (int i = 0; i < n; ++i) out->first[(size_t)i] = o0 + i - src0;
     return;
   }
-  const AxisTaps t = compute_taps(in_size, out_size, interp);
+  const AxisTaps t = compute_taps(in_size, out_size, interp, o0, o1);
   out->ksize = t.ksize;
   out->weights.assign((size_t)n * t.ksize, 0);
   for (int i = 0; i < n; ++i) {
-    out->first[(size_t)i] = t.first[o0 + i] - src0;
-    out->count[(size_t)i] = t.count[o0 + i];
-    std::copy_n(&t.wi[(size_t)(o0 + i) * t.ksize], t.ksize, &out->weights[(size_t)i * t.ksize]);
+    out->first[(size_t)i] = t.first(o0 + i) - src0;
+    out->count[(size_t)i] = t.count(o0 + i);
+    std::copy_n(t.wi(o0 + i), t.ksize, &out->weights[(size_t)i * t.ksize]);
   }
 }
 
