@@ -45,26 +45,26 @@ int main(int argc, char ** argv) {
     }
 
     const int n_images = argc - 3;
-    float * probs = malloc(sizeof(float) * (size_t)n_images * (size_t)n_labels);
+    int * best = malloc(sizeof(int) * (size_t)n_images);
+    float * probs = malloc(sizeof(float) * (size_t)n_images);
     cuclip_status * status = malloc(sizeof(cuclip_status) * (size_t)n_images);
     int rc = 0;
-    if (!probs || !status) {
+    if (!best || !probs || !status) {
         fprintf(stderr, "error: out of memory\n");
         rc = 1;
     } else {
-        cuclip_classify_image_files(clf, (const char * const *) (argv + 3), n_images, probs, status);
+        /* The best class of each image (k = 1); on a GPU only that comes back from the device. */
+        cuclip_classify_image_files_top_k(clf, (const char * const *) (argv + 3), n_images, 1, best, probs, status);
         for (int i = 0; i < n_images; ++i) {
             if (status[i] != CUCLIP_OK) {
                 fprintf(stderr, "%s: %s\n", argv[3 + i], cuclip_status_string(status[i]));
                 rc = 2;
                 continue;
             }
-            int best = 0;
-            float p = 0.0f;
-            cuclip_top_k(probs + (size_t)i * n_labels, n_labels, 1, &best, &p);
-            printf("%s\t%s\t%.4f\n", argv[3 + i], labels[best], p);
+            printf("%s\t%s\t%.4f\n", argv[3 + i], labels[best[i]], probs[i]);
         }
     }
+    free(best);
     free(probs);
     free(status);
     cuclip_classifier_free(clf);
