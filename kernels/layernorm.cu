@@ -2,6 +2,10 @@
 // pre-LN block's second half (x += attn_out; y = ln2(x)) and the next block's first (x += mlp_out;
 // y = ln1(x)): fused, the residual stream is read once and written once instead of a GEMM epilogue
 // writing x and the LayerNorm reading it again.
+// Which the forward uses: the residual add in the GEMM's epilogue (cuBLASLt beta = 1, or our GEMM's
+// BiasResidual) then layernorm_forward moves [rows, C] four times (epilogue read + write, LayerNorm
+// read + write); add_layernorm_forward needs the GEMM to write its output first, five. So the
+// backend keeps the epilogue; add_layernorm_forward serves a GEMM without a residual epilogue.
 //
 // Design: one warp per row, kLnRowsPerBlock rows per block, the row staged in f32 in shared memory
 // (kernels/layernorm.cuh). CLIP widths (512..1664) give each lane 16..52 values; a block per row
