@@ -22,10 +22,10 @@ struct cuclip_context {
   const cuclip::Model* model = nullptr;
   cuclip_context_params params{};
   std::unique_ptr<cuclip::Backend> be;
-  // Preprocessed pixels of the last image batch, kept for the next: a fresh buffer per call costs
-  // page faults on every call once it is large enough for malloc to map it (>= 32 MB, a batch of
-  // 64 at 224 px), which dominated GPU batches. Never zeroed: every item's rows are written or the
-  // item fails.
+  // Preprocessed pixels of one chunk (max_batch images), kept for the next: a fresh buffer per call
+  // costs page faults on every call once it is large enough for malloc to map it (>= 32 MB, a batch
+  // of 64 at 224 px), which dominated GPU batches. Never zeroed: every item's rows are written or
+  // the item fails.
   std::unique_ptr<unsigned char[]> pixel_scratch;  // float or uint8 pixels, see encode_images_impl
   size_t pixel_capacity = 0;                       // bytes
 };
@@ -90,12 +90,12 @@ struct BatchResult {
   }
 };
 
-// Encodes the rows prepared in `inputs` (row stride `stride` elements) for the items listed in
-// `good`, writing out rows (D wide) at the items' own indices, and, when out_idx is set, the
-// int rows run() also gives (top-k class indices; -1 for a failed item).
+// Encodes the rows prepared in `inputs` (row stride `stride` elements; item i's row is i - base)
+// for the items listed in `good`, writing out rows (D wide) at the items' own indices, and, when
+// out_idx is set, the int rows run() also gives (top-k class indices; -1 for a failed item).
 template <class T, class Run>
 void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const T* inputs, size_t stride, int D, float* out,
-                int* out_idx, BatchResult& r, Run&& run) {
+                int* out_idx, BatchResult& r, Run&& run, int base = 0) {
   const int mb = ctx->params.max_batch;
   std::vector<float> emb((size_t)mb * D);
   std::vector<int32_t> idx(out_idx ? (size_t)mb * D : 0);
@@ -113,11 +113,11 @@ void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const T* inpu
   }
   for (size_t start = 0; start < good.size(); start += (size_t)mb) {
     const int nb = (int)std::min<size_t>((size_t)mb, good.size() - start);
-    const T* rows = inputs + (size_t)good[start] * stride;
+    const T* rows = inputs + (size_t)(good[start] - base) * stride;
     if (good[start + (size_t)nb - 1] - good[start] != nb - 1) {  // a failed item in between: gather
       chunk.resize((size_t)mb * stride);
       for (int j = 0; j < nb; ++j)
-        std::copy(inputs + (size_t)good[start + j] * stride, inputs + (size_t)(good[start + j] + 1) * stride,
+        std::copy(inputs + (size_t)(good[start + j] - base) * stride, inputs + (size_t)(good[start + j] - base + 1) * stride,
                   chunk.begin() + (size_t)j * stride);
       rows = chunk.data();
     }

@@ -60,57 +60,61 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
   if (ctx->be->resizes_on_device()) return encode_images_resized(ctx, n, out, statuses, decode, task);
   const ModelConfig& cfg = ctx->model->config();
   const img::Preset& preset = ctx->model->preset();
-  const int S = cfg.vision.image_size, D = task.row_width(cfg);  // D: the width of out's rows
+  const int S = cfg.vision.image_size, D = task.row_width(cfg), mb = ctx->params.max_batch;  // D: out's row width
   const size_t px = (size_t)3 * S * S;
   const bool u8 = ctx->be->takes_u8_pixels();
-  const size_t bytes = (size_t)n * px * (u8 ? 1 : sizeof(float));
   BatchResult r(n);
-  // One chunk of uint8 images: preprocess straight into the backend's upload buffer (pinned memory
-  // on a GPU), saving a copy of the whole batch.
-  void* direct = u8 && n <= ctx->params.max_batch ? ctx->be->pixel_staging(bytes) : nullptr;
-  if (!direct && bytes > ctx->pixel_capacity) {
-    ctx->pixel_scratch.reset();  // release the old buffer before asking for the larger one
-    ctx->pixel_capacity = 0;
-    ctx->pixel_scratch.reset(new unsigned char[bytes]);  // aligned for float (new[]'s default alignment)
-    ctx->pixel_capacity = bytes;
-  }
-  uint8_t* rgb = u8 ? (direct ? static_cast<uint8_t*>(direct) : ctx->pixel_scratch.get()) : nullptr;
-  float* f32 = u8 ? nullptr : reinterpret_cast<float*>(ctx->pixel_scratch.get());
-  std::vector<Status> st((size_t)n);
-  for_each_item(ctx, n, st.data(), [&](int i) {
-    img::Image im;
-    Status s = decode(i, &im, nullptr);
-    if (s.ok() && u8) {
-      std::vector<uint8_t> one;
-      s = img::preprocess_u8(im, preset, &one);
-      if (s.ok()) std::copy(one.begin(), one.end(), rgb + (size_t)i * px);
-    } else if (s.ok()) {
-      s = img::preprocess(im, preset, f32 + (size_t)i * px);
-    }
-    return s;
-  });
-  std::vector<int> good;
-  for (int i = 0; i < n; ++i) {
-    r.st[(size_t)i] = st[(size_t)i].code;
-    r.msg[(size_t)i] = st[(size_t)i].message;
-    if (st[(size_t)i].ok()) good.push_back(i);
-    else {
-      fill_nan(out + (size_t)i * D, D);
-      if (task.out_idx) std::fill(task.out_idx + (size_t)i * D, task.out_idx + (size_t)(i + 1) * D, -1);
-    }
-  }
   float lut[3 * 256];
   img::normalize_lut(preset, lut);
-  if (u8)
-    run_chunks(ctx, good, static_cast<const uint8_t*>(rgb), px, D, out, task.out_idx, r,
-               [&](int nb, const uint8_t* chunk, float* rows, int32_t* idx) {
-                 return task.forward(ctx, nb, ImageInput{nullptr, chunk, nullptr, lut}, rows, idx);
-               });
-  else
-    run_chunks(ctx, good, static_cast<const float*>(f32), px, D, out, task.out_idx, r,
-               [&](int nb, const float* chunk, float* rows, int32_t* idx) {
-                 return task.forward(ctx, nb, ImageInput{chunk, nullptr, nullptr, nullptr}, rows, idx);
-               });
+  std::vector<Status> st((size_t)std::min(n, mb));
+  // Chunks of max_batch items, so that the pixels held at once stay max_batch images whatever n is.
+  for (int start = 0; start < n; start += mb) {
+    const int m = std::min(mb, n - start);
+    const size_t bytes = (size_t)m * px * (u8 ? 1 : sizeof(float));
+    // uint8 images go straight into the backend's upload buffer (pinned memory on a GPU).
+    void* direct = u8 ? ctx->be->pixel_staging(bytes) : nullptr;
+    if (!direct && bytes > ctx->pixel_capacity) {
+      ctx->pixel_scratch.reset();  // release the old buffer before asking for the larger one
+      ctx->pixel_capacity = 0;
+      ctx->pixel_scratch.reset(new unsigned char[bytes]);  // aligned for float (new[]'s default alignment)
+      ctx->pixel_capacity = bytes;
+    }
+    uint8_t* rgb = u8 ? (direct ? static_cast<uint8_t*>(direct) : ctx->pixel_scratch.get()) : nullptr;
+    float* f32 = u8 ? nullptr : reinterpret_cast<float*>(ctx->pixel_scratch.get());
+    for_each_item(ctx, m, st.data(), [&](int i) {
+      img::Image im;
+      Status s = decode(start + i, &im, nullptr);
+      if (s.ok() && u8) {
+        std::vector<uint8_t> one;
+        s = img::preprocess_u8(im, preset, &one);
+        if (s.ok()) std::copy(one.begin(), one.end(), rgb + (size_t)i * px);
+      } else if (s.ok()) {
+        s = img::preprocess(im, preset, f32 + (size_t)i * px);
+      }
+      return s;
+    });
+    std::vector<int> good;  // item indices, global
+    for (int i = 0; i < m; ++i) {
+      const size_t g = (size_t)(start + i);
+      r.st[g] = st[(size_t)i].code;
+      r.msg[g] = st[(size_t)i].message;
+      if (st[(size_t)i].ok()) good.push_back(start + i);
+      else {
+        fill_nan(out + g * D, D);
+        if (task.out_idx) std::fill(task.out_idx + g * D, task.out_idx + (g + 1) * D, -1);
+      }
+    }
+    if (u8)
+      run_chunks(ctx, good, static_cast<const uint8_t*>(rgb), px, D, out, task.out_idx, r,
+                 [&](int nb, const uint8_t* chunk, float* rows, int32_t* idx) {
+                   return task.forward(ctx, nb, ImageInput{nullptr, chunk, nullptr, lut}, rows, idx);
+                 }, start);
+    else
+      run_chunks(ctx, good, static_cast<const float*>(f32), px, D, out, task.out_idx, r,
+                 [&](int nb, const float* chunk, float* rows, int32_t* idx) {
+                   return task.forward(ctx, nb, ImageInput{chunk, nullptr, nullptr, nullptr}, rows, idx);
+                 }, start);
+  }
   return r.finish(statuses, "image");
 }
 

@@ -330,40 +330,46 @@ TEST_CASE("gpu_zero_shot_top_k_is_the_top_k_of_its_probabilities", "[gpu_backend
 }
 
 TEST_CASE("gpu_batch_with_failed_items_keeps_the_good_rows_exact", "[gpu_backend]") {
-  // Images are preprocessed straight into the upload buffer: a failed first item shifts the good
-  // ones inside it, a failed middle item makes them gather. Either way every good row must be
-  // what the image gives alone, and the bad rows NaN.
+  // Images resized on the device are laid out without the failed ones; with CUCLIP_GPU_RESIZE=0
+  // they are preprocessed straight into the upload buffer, where a failed first item shifts the
+  // good ones inside it and a failed middle item makes them gather. Either way every good row must
+  // be what the image gives alone, and the bad rows NaN.
   cuclip_model* m = nullptr;
   const std::string name = "hf_legacy_quickgelu_f32";
   REQUIRE(cuclip_model_load(converted_fixture(name).c_str(), cuclip_model_default_params(), &m) == CUCLIP_OK);
   const int D = cuclip_model_embed_dim(m);
   const std::string a = data_path("reference/images/rgb_scene_121x91.jpg"), b = data_path("reference/images/tiny_rgb_20x13.png"),
                     bad = data_path("no_such_image.png");
-  Ctx c(m, kGpuBackend, CUCLIP_DTYPE_F32, 4);
-  auto encode = [&](std::vector<std::string> paths) {
-    std::vector<const char*> pp;
-    for (auto& p : paths) pp.push_back(p.c_str());
-    std::vector<float> out(paths.size() * D);
-    (void)cuclip_encode_image_files(c.ctx, pp.data(), (int)pp.size(), out.data(), nullptr);
-    return out;
-  };
-  const std::vector<float> ea = encode({a}), eb = encode({b});
-  for (const auto& batch : {std::vector<std::string>{bad, a, b}, std::vector<std::string>{a, bad, b}, std::vector<std::string>{a, b, bad}}) {
-    const std::vector<float> got = encode(batch);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      INFO("item " << i << ": " << batch[i]);
-      const std::vector<float> row(got.begin() + i * D, got.begin() + (i + 1) * D);
-      if (batch[i] == bad) {
-        CHECK(std::isnan(row[0]));
-        continue;
+  for (const char* resize : {"1", "0"}) {
+    INFO("CUCLIP_GPU_RESIZE=" << resize);
+    REQUIRE(setenv("CUCLIP_GPU_RESIZE", resize, 1) == 0);
+    Ctx c(m, kGpuBackend, CUCLIP_DTYPE_F32, 4);
+    unsetenv("CUCLIP_GPU_RESIZE");
+    auto encode = [&](std::vector<std::string> paths) {
+      std::vector<const char*> pp;
+      for (auto& p : paths) pp.push_back(p.c_str());
+      std::vector<float> out(paths.size() * D);
+      (void)cuclip_encode_image_files(c.ctx, pp.data(), (int)pp.size(), out.data(), nullptr);
+      return out;
+    };
+    const std::vector<float> ea = encode({a}), eb = encode({b});
+    for (const auto& batch : {std::vector<std::string>{bad, a, b}, std::vector<std::string>{a, bad, b}, std::vector<std::string>{a, b, bad}}) {
+      const std::vector<float> got = encode(batch);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        INFO("item " << i << ": " << batch[i]);
+        const std::vector<float> row(got.begin() + i * D, got.begin() + (i + 1) * D);
+        if (batch[i] == bad) {
+          CHECK(std::isnan(row[0]));
+          continue;
+        }
+        const std::vector<float>& alone = batch[i] == a ? ea : eb;
+  #if defined(CUCLIP_EMU)
+        CHECK(row == alone);  // the emulator's GEMM does not depend on the batch size: bit for bit
+  #else
+        // On a GPU cuBLASLt may pick another algorithm for another M: summation order only.
+        CHECK(cosine(row.data(), alone.data(), (size_t)D) >= 0.99999);
+  #endif
       }
-      const std::vector<float>& alone = batch[i] == a ? ea : eb;
-#if defined(CUCLIP_EMU)
-      CHECK(row == alone);  // the emulator's GEMM does not depend on the batch size: bit for bit
-#else
-      // On a GPU cuBLASLt may pick another algorithm for another M: summation order only.
-      CHECK(cosine(row.data(), alone.data(), (size_t)D) >= 0.99999);
-#endif
     }
   }
   cuclip_model_free(m);
