@@ -317,28 +317,7 @@ int cuclip_classifier_n_classes(const cuclip_classifier* clf) { return clf ? clf
 cuclip_status cuclip_classify_embeddings(cuclip_classifier* clf, const float* image_emb, int n, float* probs) {
   return guarded([&] {
     if (!clf || n < 0 || (n > 0 && (!image_emb || !probs))) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "clf, image_emb and probs must not be NULL");
-    const ModelConfig& c = clf->ctx->model->config();
-    const int D = c.embed_dim, K = clf->n_classes;
-    const double scale = std::exp((double)c.logit_scale), bias = c.logit_bias ? *c.logit_bias : 0.0;
-    for (int i = 0; i < n; ++i) {
-      const float* e = image_emb + (size_t)i * D;
-      float* p = probs + (size_t)i * K;
-      bool finite = true;
-      for (int d = 0; d < D && finite; ++d) finite = std::isfinite(e[d]);
-      if (!finite) { fill_nan(p, K); continue; }  // a failed image's NaN row stays NaN
-      double mx = -INFINITY;
-      std::vector<double> z((size_t)K);
-      for (int k = 0; k < K; ++k) {
-        double dot = 0;
-        const float* w = clf->weights.data() + (size_t)k * D;
-        for (int d = 0; d < D; ++d) dot += (double)e[d] * w[d];
-        z[(size_t)k] = scale * dot + bias;
-        mx = std::max(mx, z[(size_t)k]);
-      }
-      double sum = 0;
-      for (int k = 0; k < K; ++k) sum += (z[(size_t)k] = std::exp(z[(size_t)k] - mx));
-      for (int k = 0; k < K; ++k) p[k] = (float)(z[(size_t)k] / sum);
-    }
+    host_zero_shot(*clf, image_emb, n, probs);
     return CUCLIP_OK;
   });
 }
@@ -346,15 +325,8 @@ cuclip_status cuclip_classify_embeddings(cuclip_classifier* clf, const float* im
 cuclip_status cuclip_classify_image_files(cuclip_classifier* clf, const char* const* paths, int n, float* probs, cuclip_status* statuses) {
   return guarded([&] {
     if (!clf || n < 0 || (n > 0 && (!paths || !probs))) return fail(CUCLIP_ERR_INVALID_ARGUMENT, "clf, paths and probs must not be NULL");
-    if (clf->head) return encode_images_impl(clf->ctx, n, probs, statuses, decode_files(clf->ctx, paths), ImageTask{clf});
-    const int D = clf->ctx->model->config().embed_dim;
-    std::vector<float> emb((size_t)n * D);
-    cuclip_status s = cuclip_encode_image_files(clf->ctx, paths, n, emb.data(), statuses);
-    const std::string detail = cuclip_last_error();
-    cuclip_status c = cuclip_classify_embeddings(clf, emb.data(), n, probs);
-    if (c != CUCLIP_OK) return c;
-    if (s != CUCLIP_OK) set_last_error(detail);
-    return s;
+    // On the device with a device head, else each chunk's embeddings are classified on the host.
+    return encode_images_impl(clf->ctx, n, probs, statuses, decode_files(clf->ctx, paths), ImageTask{clf});
   });
 }
 
@@ -368,24 +340,9 @@ cuclip_status cuclip_classify_image_files_top_k(cuclip_classifier* clf, const ch
       return fail(CUCLIP_ERR_INVALID_ARGUMENT, "k must be in [1, " + std::to_string(K) + "] (the classes), got " + std::to_string(k));
     std::vector<float> own_probs(out_probs ? 0 : (size_t)n * k);
     float* probs = out_probs ? out_probs : own_probs.data();
-    if (clf->head)  // selected on the device: n * k pairs come back
-      return encode_images_impl(clf->ctx, n, probs, statuses, decode_files(clf->ctx, paths), ImageTask{clf, k, out_indices});
-    std::vector<float> all((size_t)n * K);
-    std::vector<cuclip_status> st((size_t)n);
-    const cuclip_status s = cuclip_classify_image_files(clf, paths, n, all.data(), st.data());
-    const std::string detail = cuclip_last_error();
-    for (int i = 0; i < n; ++i) {
-      if (statuses) statuses[i] = st[(size_t)i];
-      if (st[(size_t)i] == CUCLIP_OK) {
-        const cuclip_status t = cuclip_top_k(all.data() + (size_t)i * K, K, k, out_indices + (size_t)i * k, probs + (size_t)i * k);
-        if (t != CUCLIP_OK) return t;
-      } else {
-        std::fill(out_indices + (size_t)i * k, out_indices + (size_t)(i + 1) * k, -1);
-        fill_nan(probs + (size_t)i * k, k);
-      }
-    }
-    if (s != CUCLIP_OK) set_last_error(detail);
-    return s;
+    // On a CUDA context the selection runs on the device (n * k pairs come back); elsewhere each
+    // chunk's embeddings are classified and ranked on the host.
+    return encode_images_impl(clf->ctx, n, probs, statuses, decode_files(clf->ctx, paths), ImageTask{clf, k, out_indices});
   });
 }
 
@@ -393,19 +350,7 @@ cuclip_status cuclip_top_k(const float* probs, int n_classes, int k, int* out_in
   return guarded([&] {
     if (!probs || !out_indices || n_classes < 1 || k < 1 || k > n_classes)
       return fail(CUCLIP_ERR_INVALID_ARGUMENT, "probs and out_indices must not be NULL and 1 <= k <= n_classes");
-    std::vector<int> idx((size_t)n_classes);
-    for (int i = 0; i < n_classes; ++i) idx[(size_t)i] = i;
-    // Highest first; NaN last; ties keep the lower index first.
-    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
-      const float pa = probs[a], pb = probs[b];
-      if (std::isnan(pa) != std::isnan(pb)) return std::isnan(pb);
-      if (pa != pb) return pa > pb;
-      return a < b;
-    });
-    for (int i = 0; i < k; ++i) {
-      out_indices[i] = idx[(size_t)i];
-      if (out_probs) out_probs[i] = probs[idx[(size_t)i]];
-    }
+    host_top_k(probs, n_classes, k, out_indices, out_probs);
     return CUCLIP_OK;
   });
 }

@@ -48,6 +48,52 @@ inline cuclip_status fail(const Status& s) {
 
 inline cuclip_status fail(cuclip_status code, const std::string& msg) { return fail(Err(code, msg)); }
 
+// probs[i] = softmax over the classes of exp(logit_scale) * <emb[i], class rows> + logit_bias, in
+// double, for emb[n, D] (unit rows); a non-finite embedding (a failed image) gives a NaN row.
+inline void host_zero_shot(const cuclip_classifier& clf, const float* emb, int n, float* probs) {
+  const cuclip::ModelConfig& c = clf.ctx->model->config();
+  const int D = c.embed_dim, K = clf.n_classes;
+  const double scale = std::exp((double)c.logit_scale), bias = c.logit_bias ? *c.logit_bias : 0.0;
+  std::vector<double> z((size_t)K);
+  for (int i = 0; i < n; ++i) {
+    const float* e = emb + (size_t)i * D;
+    float* p = probs + (size_t)i * K;
+    bool finite = true;
+    for (int d = 0; d < D && finite; ++d) finite = std::isfinite(e[d]);
+    if (!finite) {  // a failed image's NaN row stays NaN
+      std::fill(p, p + K, std::numeric_limits<float>::quiet_NaN());
+      continue;
+    }
+    double mx = -INFINITY;
+    for (int k = 0; k < K; ++k) {
+      double dot = 0;
+      const float* w = clf.weights.data() + (size_t)k * D;
+      for (int d = 0; d < D; ++d) dot += (double)e[d] * w[d];
+      z[(size_t)k] = scale * dot + bias;
+      mx = std::max(mx, z[(size_t)k]);
+    }
+    double sum = 0;
+    for (int k = 0; k < K; ++k) sum += (z[(size_t)k] = std::exp(z[(size_t)k] - mx));
+    for (int k = 0; k < K; ++k) p[k] = (float)(z[(size_t)k] / sum);
+  }
+}
+
+// The k most probable of probs[K]: highest first, NaN last, ties to the lower index (out_p may be null).
+inline void host_top_k(const float* probs, int K, int k, int* out_idx, float* out_p) {
+  std::vector<int> idx((size_t)K);
+  for (int i = 0; i < K; ++i) idx[(size_t)i] = i;
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+    const float pa = probs[a], pb = probs[b];
+    if (std::isnan(pa) != std::isnan(pb)) return std::isnan(pb);
+    if (pa != pb) return pa > pb;
+    return a < b;
+  });
+  for (int i = 0; i < k; ++i) {
+    out_idx[i] = idx[(size_t)i];
+    if (out_p) out_p[i] = probs[idx[(size_t)i]];
+  }
+}
+
 // Runs f, translating exceptions into statuses.
 template <class F>
 cuclip_status guarded(F&& f) {

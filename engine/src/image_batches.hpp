@@ -23,9 +23,10 @@ struct BorrowedPixels {
   img::Mode mode = img::Mode::RGB;
 };
 
-// What an image batch produces: embeddings [n, D] without a classifier; with one (that has a device
-// head) probabilities [n, K], or with top_k > 0 the top_k best classes, probabilities in out
-// [n, top_k] and class indices in out_idx [n, top_k] (-1 for a failed image).
+// What an image batch produces: embeddings [n, D] without a classifier; with one, probabilities
+// [n, K], or with top_k > 0 the top_k best classes, probabilities in out [n, top_k] and class
+// indices in out_idx [n, top_k] (-1 for a failed image). A classifier with a device head
+// classifies on the device; otherwise the embeddings are classified here, chunk by chunk.
 struct ImageTask {
   const cuclip_classifier* clf = nullptr;
   int top_k = 0;
@@ -36,7 +37,15 @@ struct ImageTask {
     const ModelConfig& cfg = ctx->model->config();
     if (!clf) return encode_images(*ctx->be, cfg, B, in, out_rows);
     const float scale = (float)std::exp((double)cfg.logit_scale), bias = cfg.logit_bias ? *cfg.logit_bias : 0.0f;
-    return classify_images(*ctx->be, cfg, B, in, *clf->head, scale, bias, top_k, out_rows, idx_rows);
+    if (clf->head) return classify_images(*ctx->be, cfg, B, in, *clf->head, scale, bias, top_k, out_rows, idx_rows);
+    const int K = clf->n_classes;
+    std::vector<float> emb((size_t)B * cfg.embed_dim), probs(top_k > 0 ? (size_t)B * K : 0);
+    CUCLIP_TRY(encode_images(*ctx->be, cfg, B, in, emb.data()));
+    float* p = top_k > 0 ? probs.data() : out_rows;
+    host_zero_shot(*clf, emb.data(), B, p);
+    for (int b = 0; top_k > 0 && b < B; ++b)
+      host_top_k(p + (size_t)b * K, K, top_k, idx_rows + (size_t)b * top_k, out_rows + (size_t)b * top_k);
+    return Status::Ok();
   }
 };
 
