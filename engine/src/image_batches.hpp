@@ -23,6 +23,20 @@ struct BorrowedPixels {
   img::Mode mode = img::Mode::RGB;
 };
 
+// Where a chunk's preprocessed pixels go: uint8 images straight into the backend's upload buffer
+// when it has one (pinned memory on a GPU), else the context's scratch buffer, grown as needed.
+inline unsigned char* chunk_pixels(cuclip_context* ctx, size_t bytes, bool u8) {
+  if (u8)
+    if (void* direct = ctx->be->pixel_staging(bytes)) return static_cast<unsigned char*>(direct);
+  if (bytes > ctx->pixel_capacity) {
+    ctx->pixel_scratch.reset();  // release the old buffer before asking for the larger one
+    ctx->pixel_capacity = 0;
+    ctx->pixel_scratch.reset(new unsigned char[bytes]);  // aligned for float (new[]'s default alignment)
+    ctx->pixel_capacity = bytes;
+  }
+  return ctx->pixel_scratch.get();
+}
+
 // What an image batch produces: embeddings [n, D] without a classifier; with one, probabilities
 // [n, K], or with top_k > 0 the top_k best classes, probabilities in out [n, top_k] and class
 // indices in out_idx [n, top_k] (-1 for a failed image). A classifier with a device head
@@ -80,16 +94,9 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
   for (int start = 0; start < n; start += mb) {
     const int m = std::min(mb, n - start);
     const size_t bytes = (size_t)m * px * (u8 ? 1 : sizeof(float));
-    // uint8 images go straight into the backend's upload buffer (pinned memory on a GPU).
-    void* direct = u8 ? ctx->be->pixel_staging(bytes) : nullptr;
-    if (!direct && bytes > ctx->pixel_capacity) {
-      ctx->pixel_scratch.reset();  // release the old buffer before asking for the larger one
-      ctx->pixel_capacity = 0;
-      ctx->pixel_scratch.reset(new unsigned char[bytes]);  // aligned for float (new[]'s default alignment)
-      ctx->pixel_capacity = bytes;
-    }
-    uint8_t* rgb = u8 ? (direct ? static_cast<uint8_t*>(direct) : ctx->pixel_scratch.get()) : nullptr;
-    float* f32 = u8 ? nullptr : reinterpret_cast<float*>(ctx->pixel_scratch.get());
+    unsigned char* pixels = chunk_pixels(ctx, bytes, u8);
+    uint8_t* rgb = u8 ? pixels : nullptr;
+    float* f32 = u8 ? nullptr : reinterpret_cast<float*>(pixels);
     for_each_item(ctx, m, st.data(), [&](int i) {
       img::Image im;
       Status s = decode(start + i, &im, nullptr);
@@ -261,16 +268,7 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
       run = forward(ImageInput{nullptr, nullptr, &layout, lut});
     } else if (B > 0) {  // no staging memory (a small device): the host preprocesses the chunk
       const size_t px = (size_t)3 * S * S, bytes = (size_t)B * px;
-      uint8_t* rgb = static_cast<uint8_t*>(ctx->be->pixel_staging(bytes));
-      if (!rgb) {
-        if (bytes > ctx->pixel_capacity) {
-          ctx->pixel_scratch.reset();
-          ctx->pixel_capacity = 0;
-          ctx->pixel_scratch.reset(new unsigned char[bytes]);
-          ctx->pixel_capacity = bytes;
-        }
-        rgb = ctx->pixel_scratch.get();
-      }
+      uint8_t* rgb = chunk_pixels(ctx, bytes, true);
       for_each_item(ctx, B, written.data(), [&](int j) {
         const int i = rows[(size_t)j];
         if (c.on_device[(size_t)i]) CUCLIP_TRY(host_preprocess(c, i));
