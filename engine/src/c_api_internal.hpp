@@ -136,6 +136,33 @@ struct BatchResult {
   }
 };
 
+// A failed item i: its status, a NaN row (D wide) in out and -1 indices in out_idx (if set).
+inline void fail_item(BatchResult& r, size_t i, const Status& s, int D, float* out, int* out_idx) {
+  r.st[i] = s.code;
+  r.msg[i] = s.message;
+  fill_nan(out + i * D, D);
+  if (out_idx) std::fill(out_idx + i * D, out_idx + (i + 1) * D, -1);
+}
+
+// Item i's output row in out: a forward's row (and, with out_idx, its top-k index row) when s is
+// ok, else fail_item.
+inline void put_item(BatchResult& r, size_t i, const Status& s, int D, const float* row, const int32_t* idx_row,
+                     float* out, int* out_idx) {
+  if (!s.ok()) return fail_item(r, i, s, D, out, out_idx);
+  std::copy(row, row + D, out + i * D);
+  if (out_idx) std::copy(idx_row, idx_row + D, out_idx + i * D);
+}
+
+// One forward of B items, an allocation failure inside it turned into the batch's status.
+template <class F>
+Status forward_status(int B, F&& forward) {
+  try {
+    return forward();
+  } catch (const std::bad_alloc&) {
+    return Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory in the forward pass (batch of " + std::to_string(B) + ")");
+  }
+}
+
 // Encodes the rows prepared in `inputs` (row stride `stride` elements; item i's row is i - base)
 // for the items listed in `good`, writing out rows (D wide) at the items' own indices, and, when
 // out_idx is set, the int rows run() also gives (top-k class indices; -1 for a failed item).
@@ -146,15 +173,9 @@ void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const T* inpu
   std::vector<float> emb((size_t)mb * D);
   std::vector<int32_t> idx(out_idx ? (size_t)mb * D : 0);
   std::vector<T> chunk;  // only when a chunk's good items are not consecutive
-  auto fail_item = [&](int i, const Status& s) {
-    r.st[(size_t)i] = s.code;
-    r.msg[(size_t)i] = s.message;
-    fill_nan(out + (size_t)i * D, D);
-    if (out_idx) std::fill(out_idx + (size_t)i * D, out_idx + (size_t)(i + 1) * D, -1);
-  };
   const Status active = good.empty() ? Status::Ok() : ctx->be->activate();
   if (!active.ok()) {
-    for (int i : good) fail_item(i, active);
+    for (int i : good) fail_item(r, (size_t)i, active, D, out, out_idx);
     return;
   }
   for (size_t start = 0; start < good.size(); start += (size_t)mb) {
@@ -167,21 +188,10 @@ void run_chunks(cuclip_context* ctx, const std::vector<int>& good, const T* inpu
                   chunk.begin() + (size_t)j * stride);
       rows = chunk.data();
     }
-    Status s;
-    try {
-      s = run(nb, rows, emb.data(), idx.data());
-    } catch (const std::bad_alloc&) {
-      s = Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory in the forward pass (batch of " + std::to_string(nb) + ")");
-    }
-    for (int j = 0; j < nb; ++j) {
-      const int i = good[start + j];
-      if (!s.ok()) {
-        fail_item(i, s);
-        continue;
-      }
-      std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, out + (size_t)i * D);
-      if (out_idx) std::copy(idx.begin() + (size_t)j * D, idx.begin() + (size_t)(j + 1) * D, out_idx + (size_t)i * D);
-    }
+    const Status s = forward_status(nb, [&] { return run(nb, rows, emb.data(), idx.data()); });
+    for (int j = 0; j < nb; ++j)
+      put_item(r, (size_t)good[start + j], s, D, emb.data() + (size_t)j * D, out_idx ? idx.data() + (size_t)j * D : nullptr,
+               out, out_idx);
   }
 }
 

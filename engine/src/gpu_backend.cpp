@@ -193,7 +193,6 @@ class GpuBackend final : public Backend {
   // The first op of a vision forward.
   Status patch_embed(int B, int S, int P, int C, const float* host_pixels, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed", B));
-    forward_t0_ = timing_ ? now_us() : 0.0;
     shape_key_.assign({kKeyF32Pixels, B, tail_id_, tail_top_k_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kPixels, host_pixels, (size_t)B * 3 * S * S * sizeof(float), d_pixels_));
@@ -215,7 +214,6 @@ class GpuBackend final : public Backend {
   }
   Status patch_embed_u8(int B, int S, int P, int C, const uint8_t* host_rgb, const float* lut, W conv, Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed_u8", B));
-    forward_t0_ = timing_ ? now_us() : 0.0;
     shape_key_.assign({kKeyU8Pixels, B, tail_id_, tail_top_k_});
     begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
@@ -239,8 +237,8 @@ class GpuBackend final : public Backend {
 
   // The first op of a vision forward from decoded images: one upload of the batch's layout (items,
   // taps, source windows), the two resize passes into the uint8 images patch_embed_u8 uploads,
-  // then the same. The resize runs eagerly before the forward's graph (its sizes change with
-  // every batch); the graph's first op reads the images it leaves in d_pixels_.
+  // then the same. The resize is enqueued directly, not recorded (its sizes change with every
+  // batch); the graph's first op reads the images it leaves in d_pixels_.
   bool resizes_on_device() const override { return device_resize_; }
   size_t resize_budget() const override {
     if (resize_budget_override_) return resize_budget_override_;
@@ -272,9 +270,12 @@ class GpuBackend final : public Backend {
   Status patch_embed_resized(int B, int S, int P, int C, const ResizeBatchLayout& layout, const float* lut, W conv,
                              Buf out) override {
     CUCLIP_TRY(check_batch("patch_embed_resized", B));
-    forward_t0_ = timing_ ? now_us() : 0.0;
-    if (!h_resize_ || layout.B != B || layout.staged_bytes + layout.tmp_bytes > resize_budget())
+    if (!h_resize_ || layout.count() != B || layout.staged_bytes + layout.tmp_bytes > resize_budget())
       return Err(CUCLIP_ERR_INTERNAL, "patch_embed_resized: the batch is not laid out in this backend's staging");
+    shape_key_.assign({kKeyResized, B, tail_id_, tail_top_k_});
+    begin_forward(shape_key_, B);
+    // Enqueued now, outside graphs_.run: a recorded graph is captured (and a replayed one launched)
+    // only when the forward finishes, after this.
     uint8_t* rgb = reinterpret_cast<uint8_t*>(d_pixels_);
     resize_upload_pending_ = true;
     CUCLIP_TRY(gpu::memcpy_h2d(d_resize_, h_resize_, layout.staged_bytes, stream_));
@@ -282,8 +283,6 @@ class GpuBackend final : public Backend {
     CUCLIP_TRY(kernels::resize_crop_forward(B, S, reinterpret_cast<const ResizeItem*>(base), layout.max_pass1,
                                             reinterpret_cast<const int32_t*>(base + layout.taps_off),
                                             base + layout.src_off, d_resize_ + layout.staged_bytes, rgb, stream_));
-    shape_key_.assign({kKeyResized, B, tail_id_, tail_top_k_});
-    begin_forward(shape_key_, B);
     CUCLIP_TRY(stage(kLut, lut, 3 * 256 * sizeof(float), d_lut_));
     return patch_gemm_u8(B, S, P, C, rgb, conv, out);
   }
@@ -299,7 +298,6 @@ class GpuBackend final : public Backend {
   // The first op of a text forward.
   Status text_tokens(int B, const int* offsets, int C, const int32_t* ids, W token_embed, W pos, Buf out) override {
     CUCLIP_TRY(check_batch("text_tokens", B));
-    forward_t0_ = timing_ ? now_us() : 0.0;
     const size_t rows = (size_t)offsets[B];
     if (rows > max_text_rows_) return Err(CUCLIP_ERR_INTERNAL, "text_tokens: more rows than reserved");
     shape_key_.assign({kKeyText, B});
@@ -459,6 +457,7 @@ class GpuBackend final : public Backend {
  private:
   // A new forward of this shape begins: choose eager, recording or replaying (gpu_forward_graphs.hpp).
   void begin_forward(const std::vector<int>& key, int B) {
+    forward_t0_ = timing_ ? now_us() : 0.0;
     forward_batch_ = B;
     graphs_.begin(key, B);
     graph_offsets_staged_ = false;

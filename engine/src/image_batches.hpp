@@ -111,14 +111,8 @@ cuclip_status encode_images_impl(cuclip_context* ctx, int n, float* out, cuclip_
     });
     std::vector<int> good;  // item indices, global
     for (int i = 0; i < m; ++i) {
-      const size_t g = (size_t)(start + i);
-      r.st[g] = st[(size_t)i].code;
-      r.msg[g] = st[(size_t)i].message;
       if (st[(size_t)i].ok()) good.push_back(start + i);
-      else {
-        fill_nan(out + g * D, D);
-        if (task.out_idx) std::fill(task.out_idx + g * D, task.out_idx + (g + 1) * D, -1);
-      }
+      else fail_item(r, (size_t)(start + i), st[(size_t)i], D, out, task.out_idx);
     }
     if (u8)
       run_chunks(ctx, good, static_cast<const uint8_t*>(rgb), px, D, out, task.out_idx, r,
@@ -241,28 +235,21 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
     }
     const int B = (int)rows.size();
     uint8_t* staging = B > 0 ? ctx->be->resize_staging(layout.staged_bytes, layout.tmp_bytes) : nullptr;
-    auto forward = [&](const ImageInput& in) -> Status {
-      try {
-        return task.forward(ctx, B, in, emb.data(), idx.data());
-      } catch (const std::bad_alloc&) {
-        return Err(CUCLIP_ERR_OUT_OF_MEMORY, "out of memory in the forward pass (batch of " + std::to_string(B) + ")");
-      }
+    auto forward = [&](const ImageInput& in) {
+      return forward_status(B, [&] { return task.forward(ctx, B, in, emb.data(), idx.data()); });
     };
     Status run;
     std::vector<Status> written((size_t)B);
     if (staging) {
       for_each_item(ctx, B, written.data(), [&](int j) {
         const int i = rows[(size_t)j];
-        size_t stride = (size_t)3 * S;
-        const uint8_t* src = c.host_rgb[(size_t)i].data();
-        const img::ResamplePlan& p = c.plans[(size_t)i];
-        if (c.on_device[(size_t)i] && c.views[(size_t)i].px) {
-          stride = c.views[(size_t)i].stride;
-          src = c.views[(size_t)i].px + (size_t)p.src_y0 * stride + (size_t)p.src_x0 * p.channels;
-        } else if (c.on_device[(size_t)i]) {
-          src = resize_source(c.ims[(size_t)i], p, &stride);
-        }
-        write_resize_item(layout, j, c.on_device[(size_t)i] ? p : identity, src, stride, staging);
+        const BorrowedPixels& v = c.views[(size_t)i];
+        if (!c.on_device[(size_t)i])  // the host's S x S x 3 result
+          write_resize_item(layout, j, identity, c.host_rgb[(size_t)i].data(), (size_t)3 * S, staging);
+        else if (v.px)
+          write_resize_item(layout, j, c.plans[(size_t)i], resize_source(v.px, v.stride, c.plans[(size_t)i]), v.stride, staging);
+        else
+          write_resize_item(layout, j, c.plans[(size_t)i], c.ims[(size_t)i], staging);
         return Status::Ok();
       });
       run = forward(ImageInput{nullptr, nullptr, &layout, lut});
@@ -281,19 +268,10 @@ cuclip_status encode_images_resized(cuclip_context* ctx, int n, float* out, cucl
       if (!written[(size_t)j].ok()) c.st[(size_t)rows[(size_t)j]] = written[(size_t)j];  // its row is NaN below
     for (int i = 0, j = 0; i < c.m; ++i) {
       const size_t g = (size_t)(c.start + i);
-      float* row = out + g * D;
       const bool in_batch = j < B && rows[(size_t)j] == i;
       const Status& s = !c.st[(size_t)i].ok() ? c.st[(size_t)i] : run;
-      int* idx_row = task.out_idx ? task.out_idx + g * D : nullptr;
-      if (in_batch && s.ok()) {
-        std::copy(emb.begin() + (size_t)j * D, emb.begin() + (size_t)(j + 1) * D, row);
-        if (idx_row) std::copy(idx.begin() + (size_t)j * D, idx.begin() + (size_t)(j + 1) * D, idx_row);
-      } else {
-        r.st[g] = s.code;
-        r.msg[g] = s.message;
-        fill_nan(row, D);
-        if (idx_row) std::fill(idx_row, idx_row + D, -1);
-      }
+      put_item(r, g, s, D, emb.data() + (size_t)j * D, task.out_idx ? idx.data() + (size_t)j * D : nullptr, out,
+               task.out_idx);
       if (in_batch) ++j;
       c.ims[(size_t)i] = img::Image{};  // decoded images live for one chunk only
       c.views[(size_t)i] = {};

@@ -25,40 +25,40 @@ inline size_t resize_taps_ints(const img::ResamplePlan& p) {
 inline size_t resize_src_bytes(const img::ResamplePlan& p) { return (size_t)p.src_w * p.src_h * p.channels; }
 
 struct ResizeBatchLayout {
-  int B = 0;
   size_t taps_off = 0, src_off = 0, staged_bytes = 0, tmp_bytes = 0;
   int64_t max_pass1 = 0;
   std::vector<ResizeItem> items;  // offsets filled in; the rest by write_resize_item
 
+  int count() const { return (int)items.size(); }
+
   // Whether staged + tmp bytes stay within budget with p appended.
   bool fits(const img::ResamplePlan& p, size_t budget) const {
-    const size_t n = items.size() + 1;
-    const size_t taps = taps_total_ + resize_taps_ints(p), src = (items.empty() ? 0 : align16(src_total_)) + resize_src_bytes(p);
-    const size_t staged = align16(sizeof(ResizeItem) * n) + align16(taps * sizeof(int32_t)) + align16(src);
-    return staged + tmp_bytes + align16(p.tmp_bytes()) <= budget;
+    return staged_size(items.size() + 1, taps_ints_ + resize_taps_ints(p), align16(src_bytes_) + resize_src_bytes(p)) +
+               tmp_bytes + align16(p.tmp_bytes()) <=
+           budget;
   }
 
   // Appends one image; its taps and pixels go after the previous ones.
   void add(const img::ResamplePlan& p) {
     ResizeItem it;
-    it.taps = items.empty() ? 0 : items.back().taps + (int64_t)taps_of_last_;
-    it.src = items.empty() ? 0 : items.back().src + (int64_t)align16(src_of_last_);
+    it.taps = (int64_t)taps_ints_;
+    it.src = (int64_t)align16(src_bytes_);
     it.tmp = (int64_t)tmp_bytes;
-    taps_of_last_ = resize_taps_ints(p);
-    src_of_last_ = resize_src_bytes(p);
+    items.push_back(it);
+    taps_ints_ += resize_taps_ints(p);
+    src_bytes_ = (size_t)it.src + resize_src_bytes(p);
     tmp_bytes += align16(p.tmp_bytes());
     max_pass1 = std::max<int64_t>(max_pass1, (int64_t)p.tmp_bytes());
-    items.push_back(it);
-    B = (int)items.size();
-    taps_total_ = (size_t)it.taps + taps_of_last_;
-    src_total_ = (size_t)it.src + src_of_last_;
     taps_off = align16(sizeof(ResizeItem) * items.size());
-    src_off = taps_off + align16(taps_total_ * sizeof(int32_t));
-    staged_bytes = src_off + align16(src_total_);
+    src_off = taps_off + align16(taps_ints_ * sizeof(int32_t));
+    staged_bytes = staged_size(items.size(), taps_ints_, src_bytes_);
   }
 
  private:
-  size_t taps_of_last_ = 0, src_of_last_ = 0, taps_total_ = 0, src_total_ = 0;
+  static size_t staged_size(size_t n_items, size_t taps_ints, size_t src_bytes) {
+    return align16(sizeof(ResizeItem) * n_items) + align16(taps_ints * sizeof(int32_t)) + align16(src_bytes);
+  }
+  size_t taps_ints_ = 0, src_bytes_ = 0;  // the taps and source windows laid out so far
 };
 
 // Writes item b of the layout into staged (laid out as above): its description, its taps and its
@@ -90,10 +90,16 @@ inline void write_resize_item(const ResizeBatchLayout& L, int b, const img::Resa
   for (int y = 0; y < p.src_h; ++y) std::memcpy(s + (size_t)y * row, src + (size_t)y * stride, row);
 }
 
-// The window's first pixel of an image the plan was made for.
-inline const uint8_t* resize_source(const img::Image& im, const img::ResamplePlan& p, size_t* stride) {
-  *stride = (size_t)im.width * p.channels;
-  return im.pixels.data() + (size_t)p.src_y0 * *stride + (size_t)p.src_x0 * p.channels;
+// The first pixel of the plan's source window in an image whose rows are `stride` bytes apart.
+inline const uint8_t* resize_source(const uint8_t* px, size_t stride, const img::ResamplePlan& p) {
+  return px + (size_t)p.src_y0 * stride + (size_t)p.src_x0 * p.channels;
+}
+
+// write_resize_item for the decoded image the plan was made for.
+inline void write_resize_item(const ResizeBatchLayout& L, int b, const img::ResamplePlan& p, const img::Image& im,
+                              uint8_t* staged) {
+  const size_t stride = (size_t)im.width * p.channels;
+  write_resize_item(L, b, p, resize_source(im.pixels.data(), stride, p), stride, staged);
 }
 
 }  // namespace cuclip

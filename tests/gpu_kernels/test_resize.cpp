@@ -24,12 +24,8 @@ std::vector<uint8_t> run_batch(const std::vector<ResizeCase>& cases, int S) {
     layout.add(plans[i]);
   }
   std::vector<uint8_t> staged(layout.staged_bytes, 0xEE);
-  for (size_t i = 0; i < cases.size(); ++i) {
-    size_t stride = 0;
-    const uint8_t* src = cuclip::resize_source(cases[i].image, plans[i], &stride);
-    cuclip::write_resize_item(layout, (int)i, plans[i], src, stride, staged.data());
-  }
-  const int B = layout.B;
+  for (size_t i = 0; i < cases.size(); ++i) cuclip::write_resize_item(layout, (int)i, plans[i], cases[i].image, staged.data());
+  const int B = layout.count();
   DeviceBuffer<uint8_t> dstaged(staged.size()), tmp(std::max<size_t>(layout.tmp_bytes, 1)), out((size_t)B * S * S * 3);
   dstaged.upload(staged);
   tmp.poison();
